@@ -1,0 +1,99 @@
+"""Sentence-aware, token-budgeted chunking that keeps exact character offsets.
+
+Written by hand because llama-index's SentenceSplitter rejoins and strips its splits, so a
+chunk is not always a verbatim slice of the article, and it budgets in tiktoken tokens only:
+all-MiniLM-L6-v2 reads 256 word pieces and silently drops the rest of a longer chunk.
+Here every chunk is `text[start:end]`, and each is checked against the embedder's own limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from rag.text import split_sentences
+from rag.tokens import tiktoken_len
+from rag.types import Article, Chunk
+
+Counter = Callable[[str], int]
+
+
+def article_id(text: str) -> str:
+    """Stable id of an article: a hash of its clean text.
+
+    Example: article_id("x") == article_id("x") != article_id("y")
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _pieces(text: str, start: int, end: int, budget: int, count: Counter) -> list[tuple[int, int]]:
+    """Cut one over-long sentence at word boundaries into spans of at most `budget` tokens."""
+    spans: list[tuple[int, int]] = []
+    words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and count(text[start + words[i][0]:start + words[j][1]]) <= budget:
+            j += 1
+        spans.append((start + words[i][0], start + words[j - 1][1]))
+        i = j
+    return spans
+
+
+def chunk_spans(text: str, budget: int, overlap: int, count: Counter = tiktoken_len,
+                ) -> list[tuple[int, int]]:
+    """Greedy sentence packing: each chunk holds whole sentences up to `budget` tokens and
+    starts with the last sentences (up to `overlap` tokens) of the chunk before it.
+
+    Example: chunk_spans("A b. C d. E f.", budget=4, overlap=0) == [(0, 9), (10, 14)]
+    """
+    units: list[tuple[int, int]] = []
+    for s in split_sentences(text):
+        if count(s.text) > budget:
+            units.extend(_pieces(text, s.start, s.end, budget, count))
+        else:
+            units.append((s.start, s.end))
+    sizes = [count(text[s:e]) for s, e in units]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j, used = i, 0
+        while j < len(units) and (j == i or used + sizes[j] <= budget):
+            used += sizes[j]
+            j += 1
+        spans.append((units[i][0], units[j - 1][1]))
+        if j >= len(units):
+            break
+        # Step back over whole sentences for the overlap, always moving forward.
+        k, back = j, 0
+        while k - 1 > i and back + sizes[k - 1] <= overlap:
+            back += sizes[k - 1]
+            k -= 1
+        i = k
+    return spans
+
+
+def chunk_article(article: Article, budget: int, overlap: int,
+                  fits: Callable[[str], bool] | None = None) -> list[Chunk]:
+    """Chunks of an article with stable ids (`{article_id}-{n}`); a chunk that `fits` rejects
+    (too long for the embedder) is re-cut with a smaller budget.
+
+    Example: [c.text for c in chunk_article(a, 200, 40)][0] == a.text[c.start:c.end]
+    """
+    spans: list[tuple[int, int]] = []
+    for s, e in chunk_spans(article.text, budget, overlap):
+        if fits is None or fits(article.text[s:e]):
+            spans.append((s, e))
+            continue
+        sub_budget = budget
+        while True:
+            sub_budget = max(8, int(sub_budget * 0.75))
+            sub = [(s + a, s + b) for a, b in
+                   chunk_spans(article.text[s:e], sub_budget, overlap=0)]
+            if sub_budget == 8 or all(fits(article.text[a:b]) for a, b in sub):
+                spans.extend(sub)
+                break
+    return [Chunk(id=f"{article.id}-{n:04d}", article_id=article.id, index=n,
+                  text=article.text[s:e], start=s, end=e)
+            for n, (s, e) in enumerate(spans)]

@@ -1,0 +1,195 @@
+"""The ingestion pipeline: load → clean → metadata → chunk (offsets kept) → embed → Chroma.
+
+Idempotent and incremental. An article's id is a hash of its clean text and its chunk ids
+derive from it, so unchanged text is never embedded again and a re-run after a kill upserts
+the same ids (no duplicates). Each article is recorded only after all its chunks are in.
+
+Why not llama-index's IngestionPipeline with a docstore: its docstore keys documents by
+doc_id, so it can either store the same text twice under two names or (with
+UPSERTS_AND_DELETE) delete every article not in the current run, and its JSON docstore is
+rewritten whole and is lost on `kill -9`. The article collection in Chroma is the manifest
+here: one transactional write per article, in embedded and server mode alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from index.chunking import chunk_article
+from index.dedup import containment, shingles
+from index.loaders import Skip, load_paths
+from rag import bm25
+from rag.embeddings import Embedder, get_embedder
+from rag.settings import Settings
+from rag.store import Store, file_exists, open_store
+from rag.types import Article, Chunk
+
+_BATCH_CHUNKS = 256  # chunks embedded per flush: memory is bounded by this, not the corpus
+
+
+@dataclass
+class IngestSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    near_duplicates: list[dict[str, Any]] = field(default_factory=list)
+    articles: int = 0
+    chunks: int = 0
+    interrupted: bool = False
+
+    @property
+    def ingested(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+
+
+class Ingestor:
+    """Holds the store and embedder for one run (or many, in a server process)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or get_embedder(settings)
+        self.store: Store = open_store(settings, self.embedder.name, self.embedder.dim,
+                                       create=True)
+
+    def _fits(self, text: str) -> bool:
+        return self.embedder.count_tokens(text) <= self.embedder.max_tokens
+
+    def run(self, paths: list[str], *, prune: bool = False,
+            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> IngestSummary:
+        s = self.settings
+        summary = IngestSummary()
+        t0 = time.perf_counter()
+        seen: dict[str, str] = {}  # article id -> origin, this run
+        pending: list[_Pending] = []
+        items = load_paths(paths, int(s.max_file_mb * 1e6), s.fetch_timeout)
+        try:
+            for item in (progress(items) if progress else items):
+                if isinstance(item, Skip):
+                    summary.skipped.append({"path": item.where, "reason": item.reason})
+                    continue
+                if item.id in seen:
+                    summary.skipped.append({"path": item.origin,
+                                            "reason": f"same text as {seen[item.id]} "
+                                                      "(stored once)"})
+                    continue
+                seen[item.id] = item.origin
+                if self._known(item, summary):
+                    continue
+                chunks = chunk_article(item, s.chunk_tokens, s.chunk_overlap, self._fits)
+                pending.append(_Pending(item, chunks))
+                if sum(len(p.chunks) for p in pending) >= _BATCH_CHUNKS:
+                    self._flush(pending, summary)
+                    pending = []
+            self._flush(pending, summary)
+            if prune:
+                summary.removed += self.prune()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        if summary.added or summary.updated or summary.removed or self._bm25_stale():
+            bm25.rebuild(self.store)
+        summary.articles = self.store.count_articles()
+        summary.chunks = self.store.count_chunks()
+        summary.seconds = round(time.perf_counter() - t0, 3)
+        return summary
+
+    def _known(self, article: Article, summary: IngestSummary) -> bool:
+        """True when the article's text is already stored (unchanged, or the same text
+        under another name); tidies what an interrupted update left behind."""
+        got = self.store.articles.get(ids=[article.id], include=["metadatas"])
+        if not got["ids"]:
+            return False
+        stored_origin = str(got["metadatas"][0].get("origin", ""))
+        if stored_origin == article.origin:
+            self._drop_stale(article)
+            summary.unchanged += 1
+        elif not file_exists(stored_origin):
+            # Renamed or moved: re-point the record instead of embedding again.
+            self.store.articles.update(ids=[article.id],
+                                       metadatas=[{"origin": article.origin}])
+            summary.unchanged += 1
+        else:
+            summary.skipped.append({"path": article.origin,
+                                    "reason": f"same text as {stored_origin} (stored once)"})
+        return True
+
+    def _drop_stale(self, article: Article) -> int:
+        """Remove older versions of this article (same origin, other text)."""
+        stale = [a for a in self.store.article_ids_by_origin(article.origin) if a != article.id]
+        for aid in stale:
+            self.store.delete_article(aid)
+        return len(stale)
+
+    def _flush(self, pending: list[_Pending], summary: IngestSummary) -> None:
+        if not pending:
+            return
+        texts = [c.text for p in pending for c in p.chunks]
+        vectors = self.embedder.embed(texts)
+        summary.chunks_embedded += len(texts)
+        row = 0
+        for p in pending:
+            vecs = vectors[row:row + len(p.chunks)]
+            row += len(p.chunks)
+            mean = vecs.mean(axis=0)
+            mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            self._near_duplicates(p.article, mean, summary)
+            self.store.upsert_chunks(p.chunks, vecs, p.article)
+            self.store.put_article(p.article, mean, len(p.chunks))
+            if self._drop_stale(p.article):
+                summary.updated += 1
+            else:
+                summary.added += 1
+
+    def _near_duplicates(self, article: Article, vector: np.ndarray,
+                         summary: IngestSummary) -> None:
+        mine: set[int] | None = None
+        for other_id, cosine in self.store.similar_articles(vector, 3):
+            if cosine < 0.85 or other_id == article.id:
+                continue
+            other = self.store.article(other_id)
+            if other is None or other.origin == article.origin:
+                continue
+            mine = mine if mine is not None else shingles(article.text)
+            score = containment(mine, shingles(other.text))
+            if score >= self.settings.near_dup_threshold:
+                summary.near_duplicates.append({"path": article.origin, "of": other.origin,
+                                                "similarity": round(score, 3)})
+
+    def prune(self) -> int:
+        """Delete articles whose files are gone, and chunks no article owns."""
+        gone = [aid for aid, meta in self.store.iter_article_meta()
+                if not file_exists(str(meta.get("origin", "")))]
+        for aid in gone:
+            self.store.delete_article(aid)
+        owners = {aid for aid, _ in self.store.iter_article_meta()}
+        orphans = [cid for cid, aid, _ in self.store.iter_chunks(include_text=False)
+                   if aid not in owners]
+        self.store.delete_chunks(orphans)
+        return len(gone)
+
+    def _bm25_stale(self) -> bool:
+        idx = bm25.BM25Index.load(bm25.index_path(self.store))
+        return idx is None or len(idx.ids) != self.store.count_chunks()
+
+
+def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
+           progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> IngestSummary:
+    """Ingest files, folders and URLs into the configured store."""
+    return Ingestor(settings).run(paths, prune=prune, progress=progress)

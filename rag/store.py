@@ -1,0 +1,260 @@
+"""The Chroma store: chunks (with embeddings) and articles (full clean text and metadata).
+
+Embedded `PersistentClient` in `RAG_STORE_DIR` by default; a Chroma server when `CHROMA_HOST`
+is set. Articles live in Chroma too (a second collection), so a server-mode store is whole
+on the server. Shared by the write and read paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import EmptyStoreError, StoreError
+from rag.settings import Settings
+from rag.types import Article, Chunk
+
+_PAGE = 2000
+
+
+class Store:
+    """Chunks and articles in two Chroma collections, with the embedding model recorded."""
+
+    def __init__(self, settings: Settings, *, create: bool = False) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.settings = settings
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if settings.chroma_host:
+                self.client = chromadb.HttpClient(host=settings.chroma_host,
+                                                  port=settings.chroma_port,
+                                                  settings=chroma_settings)
+                self.client.heartbeat()
+                self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
+            else:
+                if not create and not (settings.store_dir / "chroma.sqlite3").exists():
+                    raise EmptyStoreError(
+                        f"no store at {settings.store_dir}: run `rag ingest PATH` first")
+                settings.store_dir.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(settings.store_dir),
+                                                        settings=chroma_settings)
+                self.location = str(settings.store_dir.resolve())
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+                     if settings.chroma_host else f"store {settings.store_dir}")
+            raise StoreError(f"cannot open {where}: {exc}") from None
+        self._create = create
+        self._chunks: Any = None
+        self._articles: Any = None
+
+    # --- collections -------------------------------------------------------------------
+    def _collection(self, name: str, meta: dict[str, Any] | None) -> Any:
+        if self._create:
+            return self.client.get_or_create_collection(
+                name, metadata=meta, configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None)
+        try:
+            return self.client.get_collection(name, embedding_function=None)
+        except Exception:
+            raise EmptyStoreError(f"the store at {self.location} holds no collection "
+                                  f"{name!r}: run `rag ingest PATH` first") from None
+
+    def bind(self, embed_name: str, dim: int) -> None:
+        """Open the collections for this embedding model; refuse a store built by another."""
+        meta = {"embed_model": embed_name, "embed_dim": dim}
+        self._chunks = self._collection(self.settings.collection, meta)
+        self._articles = self._collection(self.settings.collection + "_articles", meta)
+        have = self._chunks.metadata or {}
+        if have.get("embed_model") and (have.get("embed_model"), have.get("embed_dim")) != (
+                embed_name, dim):
+            raise StoreError(
+                f"the store at {self.location} was built with {have.get('embed_model')} "
+                f"({have.get('embed_dim')} dims) but the configured model is {embed_name} "
+                f"({dim} dims); set RAG_EMBED to match, or use another RAG_STORE_DIR")
+
+    @property
+    def chunks(self) -> Any:
+        if self._chunks is None:
+            raise RuntimeError("Store.bind() first")
+        return self._chunks
+
+    @property
+    def articles(self) -> Any:
+        if self._articles is None:
+            raise RuntimeError("Store.bind() first")
+        return self._articles
+
+    def recorded_model(self) -> str | None:
+        """The embedding model that built the store, without binding to it."""
+        try:
+            col = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception:
+            return None
+        return (col.metadata or {}).get("embed_model")
+
+    # --- writes --------------------------------------------------------------------------
+    def upsert_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray,
+                      article: Article) -> None:
+        """Chunks first, article record last: an article is only 'in' once all its chunks are,
+        so a run killed in between is completed (by stable ids, without duplicates) next time."""
+        for i in range(0, len(chunks), _PAGE):
+            part = chunks[i:i + _PAGE]
+            self.chunks.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[i:i + _PAGE],
+                documents=[c.text for c in part],
+                metadatas=[{"article_id": c.article_id, "index": c.index, "start": c.start,
+                            "end": c.end} for c in part],
+            )
+
+    def put_article(self, article: Article, vector: np.ndarray, n_chunks: int) -> None:
+        meta: dict[str, Any] = {"title": article.title, "source": article.source,
+                                "url": article.url, "origin": article.origin,
+                                "chunks": n_chunks}
+        if article.date:
+            meta["date"] = article.date
+        self.articles.upsert(ids=[article.id], embeddings=vector[None, :],
+                             documents=[article.text], metadatas=[meta])
+        _article_cache.cache_clear()
+
+    def delete_article(self, article_id: str) -> None:
+        self.chunks.delete(where={"article_id": article_id})
+        self.articles.delete(ids=[article_id])
+        _article_cache.cache_clear()
+
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), _PAGE):
+            self.chunks.delete(ids=list(ids[i:i + _PAGE]))
+
+    # --- reads ---------------------------------------------------------------------------
+    def has_article(self, article_id: str) -> bool:
+        return bool(self.articles.get(ids=[article_id], include=[])["ids"])
+
+    def article_ids_by_origin(self, origin: str) -> list[str]:
+        return list(self.articles.get(where={"origin": origin}, include=[])["ids"])
+
+    def article(self, article_id: str) -> Article | None:
+        return _article_cache(self, article_id)
+
+    def _load_article(self, article_id: str) -> Article | None:
+        got = self.articles.get(ids=[article_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return _to_article(got["ids"][0], got["documents"][0], got["metadatas"][0])
+
+    def iter_article_meta(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            got = self.articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["metadatas"], strict=True)
+            offset += len(got["ids"])
+
+    def iter_chunks(self, include_text: bool = True) -> Iterator[tuple[str, str, str]]:
+        """(chunk_id, article_id, text) for every chunk, paged."""
+        offset = 0
+        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+        while True:
+            got = self.chunks.get(include=include, limit=_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            docs = got["documents"] if include_text else [""] * len(got["ids"])
+            for cid, meta, doc in zip(got["ids"], got["metadatas"], docs, strict=True):
+                yield cid, str(meta["article_id"]), doc
+            offset += len(got["ids"])
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return {cid: _to_chunk(cid, doc, meta)
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
+                                          strict=True)}
+
+    def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - cosine distance)."""
+        n = self.count_chunks()
+        if n == 0:
+            return []
+        res = self.chunks.query(query_embeddings=vector[None, :], n_results=min(k, n),
+                                include=["documents", "metadatas", "distances"])
+        return [(_to_chunk(cid, doc, meta), 1.0 - float(dist))
+                for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0],
+                                                res["metadatas"][0], res["distances"][0],
+                                                strict=True)]
+
+    def similar_articles(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        n = self.count_articles()
+        if n == 0:
+            return []
+        res = self.articles.query(query_embeddings=vector[None, :], n_results=min(k, n),
+                                  include=["distances"])
+        return [(aid, 1.0 - float(d)) for aid, d in zip(res["ids"][0], res["distances"][0],
+                                                       strict=True)]
+
+    def count_chunks(self) -> int:
+        return int(self.chunks.count())
+
+    def count_articles(self) -> int:
+        return int(self.articles.count())
+
+    def size_bytes(self) -> int | None:
+        """Bytes on disk (embedded store only; a server's size is the server's business)."""
+        if self.settings.chroma_host:
+            return None
+        return sum(p.stat().st_size for p in Path(self.settings.store_dir).rglob("*")
+                   if p.is_file())
+
+    def aux_dir(self) -> Path:
+        """Local folder for files kept beside the store (BM25 index), per store and collection."""
+        if self.settings.chroma_host:
+            tag = f"server-{self.settings.chroma_host}-{self.settings.chroma_port}"
+        else:
+            tag = "local"
+        path = self.settings.store_dir / "aux" / tag / self.settings.collection
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@lru_cache(maxsize=4096)
+def _article_cache(store: Store, article_id: str) -> Article | None:
+    return store._load_article(article_id)
+
+
+def _to_article(aid: str, text: str, meta: dict[str, Any]) -> Article:
+    return Article(id=aid, text=text, title=str(meta.get("title", "")),
+                   source=str(meta.get("source", "")), url=str(meta.get("url", "")),
+                   date=meta.get("date"), origin=str(meta.get("origin", "")))
+
+
+def _to_chunk(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(id=cid, article_id=str(meta["article_id"]), index=int(meta["index"]),
+                 text=text, start=int(meta["start"]), end=int(meta["end"]))
+
+
+def open_store(settings: Settings, embed_name: str, dim: int, *, create: bool = False) -> Store:
+    store = Store(settings, create=create)
+    store.bind(embed_name, dim)
+    return store
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
+
+
+def file_exists(origin: str) -> bool:
+    """Whether a file origin still exists (URLs always 'exist': prune never drops them)."""
+    if "://" in origin:
+        return True
+    return os.path.exists(origin.split("#", 1)[0])

@@ -1,0 +1,169 @@
+"""Pure text helpers shared by the write and read paths: sentences with offsets, normalisation,
+content terms. Written by hand because the offsets must be exact: llama-index's splitters
+rejoin and strip text, and punkt needs data files downloaded at run time."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from rag.types import Sentence
+
+# Abbreviations after which a full stop does not end a sentence (news and wiki prose).
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "gen", "col", "lt", "sgt", "capt", "gov",
+    "sen", "rep", "pres", "rev", "hon", "vs", "etc", "inc", "ltd", "corp", "vol",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "est", "dept", "fig", "mt",
+}
+# Candidate boundary: terminal punctuation, optional closing quotes/brackets, then space.
+_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
+_BREAK = re.compile(r"\n\s*")
+_WORD = re.compile(r"[^\W_]+(?:[’'.\-][^\W_]+)*", re.UNICODE)
+
+
+def paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) of each non-blank paragraph, whitespace trimmed. A blank line always
+    ends a paragraph; a single newline does when the line before ends a sentence or is short
+    (a headline), and not when it only wraps a long line.
+
+    Example: list(paragraphs("Title\nBody.")) == [(0, 5), (6, 11)]
+    """
+    pos = 0
+    for m in _BREAK.finditer(text):
+        if "\n" not in m.group()[1:] and not _line_ends(text, m.start()):
+            continue
+        yield from _trimmed(text, pos, m.start())
+        pos = m.end()
+    yield from _trimmed(text, pos, len(text))
+
+
+def _line_ends(text: str, nl: int) -> bool:
+    line_start = text.rfind("\n", 0, nl) + 1
+    line = text[line_start:nl].rstrip()
+    return not line or len(line) < 60 or line[-1] in ".!?:;\"'”’)]…"
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        yield start, end
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the full stop at `dot` closes an abbreviation or an initial."""
+    m = re.search(r"([\w.]+)\.?$", text[max(0, dot - 12):dot + 1])
+    if not m:
+        return False
+    word = m.group(1).rstrip(".").lower()
+    if word in _ABBREV:
+        return True
+    # Single initials ("J. Smith") and dotted acronyms ("U.S.").
+    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:\w\.)+\w", word))
+
+
+def split_sentences(text: str, base: int = 0) -> list[Sentence]:
+    """Split text into sentences that keep exact offsets (`text[s.start-base:s.end-base]`).
+
+    Paragraph breaks always end a sentence; a full stop after a known abbreviation
+    does not, nor does one followed by a lowercase word.
+
+    Example: [s.text for s in split_sentences("Dr. Who left. It rained.")]
+             == ["Dr. Who left.", "It rained."]
+    """
+    out: list[Sentence] = []
+    for p_start, p_end in paragraphs(text):
+        start = p_start
+        para = text[:p_end]
+        for m in _BOUNDARY.finditer(para, p_start, p_end):
+            end = m.end()
+            if m.group().rstrip("\"'”’)]") == "." and _is_abbreviation(para, m.start()):
+                continue
+            nxt = para[end:p_end].lstrip()[:1]
+            if nxt and (nxt.islower() or nxt in ",;:"):
+                continue  # an ellipsis or a stop mid-sentence
+            out.extend(_sentence(text, start, end, base))
+            start = end
+        out.extend(_sentence(text, start, p_end, base))
+    return out
+
+
+def _sentence(text: str, start: int, end: int, base: int) -> list[Sentence]:
+    for s, e in _trimmed(text, start, end):
+        return [Sentence(text=text[s:e], start=s + base, end=e + base)]
+    return []
+
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'",
+                         "’": "'", "‚": "'", "–": "-", "—": "-", "\u00a0": " "})
+
+
+def normalize(text: str) -> str:
+    """Fold quote marks, dashes and whitespace so near-verbatim quotes compare equal.
+
+    Example: normalize("“Hi”  —\\nthere") == '"Hi" - there'
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int]]:
+    """normalize() plus, for every output character, its offset in the input.
+
+    Example: normalize_with_map("a  b") == ("a b", [0, 1, 3])
+    """
+    out: list[str] = []
+    where: list[int] = []
+    pending_space = False
+    for i, ch in enumerate(text):
+        c = unicodedata.normalize("NFKC", ch).translate(_QUOTES)
+        if not c:
+            continue
+        if c.isspace():
+            pending_space = bool(out)
+            continue
+        if pending_space:
+            out.append(" ")
+            where.append(i - 1)
+            pending_space = False
+        for sub in c:
+            out.append(sub)
+            where.append(i)
+    return "".join(out), where
+
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own said same say says she should so some such than that the their theirs
+them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself
+according many much did does tell told
+""".split())
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens (keeps inner apostrophes, dots and hyphens).
+
+    Example: words("U.S. envoy's 11th-hour trip") == ["u.s", "envoy's", "11th-hour", "trip"]
+    """
+    return [w.lower() for w in _WORD.findall(normalize(text))]
+
+
+def content_terms(text: str) -> list[str]:
+    """Words minus stopwords, with possessives dropped: the terms a question is about.
+
+    Example: content_terms("What did Hamas' leader say?") == ["hamas", "leader"]
+    """
+    out = []
+    for w in words(text):
+        w = re.sub(r"'s?$", "", w)
+        if w and w not in STOPWORDS:
+            out.append(w)
+    return out

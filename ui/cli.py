@@ -1,0 +1,175 @@
+"""`rag`: the command line. Heavy modules are imported inside each command so `rag --help`
+is instant. Errors become one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rag.errors import RagError
+from rag.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    for opt, field in (("store", "store_dir"), ("llm", "llm"), ("top_k", "top_k"),
+                       ("retrieval", "retrieval_mode"), ("collection", "collection")):
+        value = getattr(args, opt, None)
+        if value is not None:
+            overrides[field] = value
+    return load_settings(**overrides)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="store folder (RAG_STORE_DIR)")
+    p.add_argument("--collection", help="collection name (RAG_COLLECTION)")
+
+
+def _add_answer_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm", choices=["auto", "extractive", "openai", "local"],
+                   help="answer backend (RAG_LLM)")
+    p.add_argument("--top-k", type=int, help="passages handed to the answerer (RAG_TOP_K)")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"],
+                   help="retriever (RAG_RETRIEVAL)")
+
+
+# --- ingest / stats -------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from index.pipeline import ingest
+
+    settings = _settings(args)
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        def progress(items: Any) -> Any:
+            return tqdm(items, desc="ingesting", unit=" article", file=sys.stderr)
+
+    summary = ingest(args.paths, settings, prune=args.prune, progress=progress)
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        from ui.render import ingest_summary
+
+        print(ingest_summary(summary))
+    if summary.interrupted:
+        return 130
+    nothing = summary.ingested == 0 and summary.removed == 0
+    return 1 if nothing and (summary.skipped or not args.prune) else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from rag.stats import store_stats
+
+    stats = store_stats(_settings(args))
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+    else:
+        size = stats["bytes"]
+        print(f"store       {stats['store']}\n"
+              f"articles    {stats['articles']}\n"
+              f"chunks      {stats['chunks']}\n"
+              f"embed model {stats['embed_model']}\n"
+              f"size        {'n/a (server)' if size is None else f'{size / 1e6:.1f} MB'}")
+    return 0
+
+
+# --- ask / eval / chat / serve --------------------------------------------------------------
+def cmd_ask(args: argparse.Namespace) -> int:
+    from ui.ask import run_ask
+
+    return run_ask(args, _settings(args))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.cli import run_eval
+
+    return run_eval(args, _settings(args))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ui.chat import launch
+
+    return launch(_settings(args), share=False, open_browser=not args.no_browser)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.api import serve
+
+    return serve(_settings(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Answers from your articles, every claim quoted and cited.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add files, folders and URLs to the store")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".txt .md .html .json .jsonl files, folders, http(s) pages or feeds")
+    p.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_common(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("stats", help="what the store holds")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("ask", help="answer a question with cited evidence")
+    p.add_argument("question")
+    p.add_argument("--history", metavar="FILE",
+                   help="JSON list of {role, content}: earlier turns of the conversation")
+    p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    p.add_argument("--no-stream", action="store_true", help="do not stream LLM tokens")
+    _add_common(p)
+    _add_answer_opts(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="run an eval set and report metrics")
+    p.add_argument("set", nargs="?", metavar="SET.jsonl")
+    p.add_argument("--docs", metavar="DIR", help="ingest DIR into a fresh temporary store first")
+    p.add_argument("--out", metavar="DIR", help="where report.json, report.md and the chart go")
+    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
+                   help="print metric deltas between two reports")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    _add_common(p)
+    _add_answer_opts(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("chat", help="open the chat window (Gradio)")
+    p.add_argument("--no-browser", action="store_true")
+    _add_common(p)
+    _add_answer_opts(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="HTTP API, OpenAI-compatible endpoint, chat and widget")
+    _add_common(p)
+    _add_answer_opts(p)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except RagError as exc:
+        print(f"rag {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rag {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        print(f"rag {args.command}: unexpected error: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
