@@ -1,0 +1,111 @@
+"""Citations that hold: locate quotes in their articles, repair near-verbatim ones, drop the
+rest, and renumber. Pure functions over article texts; nothing here calls a model."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.text import normalize, normalize_with_map, split_sentences, words
+from rag.types import Article, Citation
+
+REFUSAL = "The articles do not contain an answer to this question."
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def locate(quote: str, text: str, near: tuple[int, int] | None = None) -> Span | None:
+    """Where `quote` sits in `text`, exactly, after folding whitespace, quote marks and
+    dashes; the occurrence inside `near` (a passage's range) wins when there are several.
+
+    Example: locate("said  “yes”", 'He said "yes".') == Span(3, 13)
+    """
+    q = normalize(quote).strip(" \"'")
+    if len(q) < 3:
+        return None
+    norm, where = normalize_with_map(text)
+    spans = []
+    for m in re.finditer(re.escape(q), norm):
+        start = where[m.start()]
+        end = where[m.end() - 1] + 1
+        spans.append(Span(start, end))
+    if not spans:
+        return None
+    if near:
+        inside = [s for s in spans if near[0] <= s.start and s.end <= near[1]]
+        if inside:
+            return inside[0]
+    return spans[0]
+
+
+def repair(quote: str, text: str, near: tuple[int, int]) -> Span | None:
+    """A quote that is not verbatim becomes the sentence of the passage that carries it,
+    when exactly one sentence clearly does (most of the quote's words, well ahead of the
+    runner-up); otherwise None and the quote is dropped.
+
+    Example: repair("Blinken met Sisi in Cairo", art, (0, len(art))) -> that sentence's span
+    """
+    qwords = set(words(quote))
+    if len(qwords) < 3:
+        return None
+    scored = []
+    for s in split_sentences(text[near[0]:near[1]], base=near[0]):
+        swords = set(words(s.text))
+        scored.append((len(qwords & swords) / len(qwords), s))
+    scored.sort(key=lambda x: -x[0])
+    if not scored or scored[0][0] < 0.7:
+        return None
+    if len(scored) > 1 and scored[1][0] >= scored[0][0] - 0.15:
+        return None  # ambiguous: two sentences carry it about equally
+    best = scored[0][1]
+    return Span(best.start, best.end)
+
+
+def make_citation(n: int, article: Article, chunk_id: str, span: Span) -> Citation:
+    return Citation(n=n, article_id=article.id, chunk_id=chunk_id, title=article.title,
+                    source=article.source, url=article.url, date=article.date,
+                    quote=article.text[span.start:span.end], start=span.start, end=span.end)
+
+
+def verified(citations: list[Citation], articles: dict[str, Article]) -> list[Citation]:
+    """Only citations whose quote is exactly `article_text[start:end]`: the last check
+    before anything is shown.
+
+    Example: verified([c_with_wrong_offsets], arts) == []
+    """
+    out = []
+    for c in citations:
+        art = articles.get(c.article_id)
+        if art is not None and c.quote and art.text[c.start:c.end] == c.quote:
+            out.append(c)
+    return out
+
+
+_MARK = re.compile(r"\s*\[(\d+)\]")
+
+
+def renumber(answer: str, citations: list[Citation]) -> tuple[str, list[Citation]]:
+    """Number citations 1..k in order of first appearance in the answer; markers that point
+    at no citation are removed, and citations the answer never marks are dropped.
+
+    Example: renumber("A [3]. B [9].", [c3]) == ("A [1]. B.", [c3 with n=1])
+    """
+    by_n = {c.n: c for c in citations}
+    new_n: dict[int, int] = {}
+    for m in _MARK.finditer(answer):
+        old = int(m.group(1))
+        if old in by_n and old not in new_n:
+            new_n[old] = len(new_n) + 1
+
+    def sub(m: re.Match[str]) -> str:
+        old = int(m.group(1))
+        return f" [{new_n[old]}]" if old in new_n else ""
+
+    text = _MARK.sub(sub, answer)
+    text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # "[1] [1]" -> "[1]"
+    cites = [by_n[old].model_copy(update={"n": n}) for old, n in new_n.items()]
+    return text.strip(), sorted(cites, key=lambda c: c.n)

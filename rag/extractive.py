@@ -1,0 +1,86 @@
+"""The extractive answerer: the best-supported sentences, quoted verbatim and cited, and
+both sides when sources give different figures. No model beyond the embedder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.citations import REFUSAL, Span, make_citation
+from rag.conflicts import disagree, topic_roots
+from rag.evidence import Evidence
+from rag.settings import Settings
+from rag.text import words
+from rag.types import Citation
+
+
+@dataclass
+class Draft:
+    """An answer before rendering: text with [n] markers, its citations, and notes."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    conflicts: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # sentences removed: no valid citation
+
+
+def refusal() -> Draft:
+    return Draft(REFUSAL, [], True, [])
+
+
+def _redundant(e: Evidence, chosen: list[Evidence]) -> bool:
+    mine = set(words(e.text))
+    for c in chosen:
+        theirs = set(words(c.text))
+        if len(mine & theirs) / max(1, min(len(mine), len(theirs))) > 0.7:
+            return True
+    return False
+
+
+def find_conflicts(question: str, ranked: list[Evidence], window: float
+                   ) -> list[tuple[Evidence, Evidence]]:
+    """Pairs of relevant sentences from different articles giving different figures for
+    what the question asks about, best pair first."""
+    if not ranked:
+        return []
+    topic = topic_roots(question)
+    pool = [e for e in ranked if e.score >= ranked[0].score - window][:12]
+    pairs = []
+    for i, a in enumerate(pool):
+        for b in pool[i + 1:]:
+            if a.article.id != b.article.id and disagree(a.text, b.text, topic):
+                pairs.append((a, b))
+    return pairs
+
+
+def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
+    """Stitch the answer from the best sentences; refuse when none is relevant enough."""
+    if not ranked or ranked[0].score < settings.min_relevance:
+        return refusal()
+    best = ranked[0]
+    chosen = [best]
+    conflicts = find_conflicts(question, ranked, window=0.15)
+    notes: list[str] = []
+    if conflicts:
+        a, b = conflicts[0]
+        chosen = [a, b]
+    else:
+        for e in ranked[1:]:
+            if len(chosen) >= settings.max_evidence:
+                break
+            if e.score < max(settings.min_relevance, best.score - 0.1) or _redundant(e, chosen):
+                continue
+            chosen.append(e)
+    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, e.end))
+                 for n, e in enumerate(chosen, 1)]
+    if conflicts:
+        parts = []
+        for c in citations:
+            who = c.source or c.title
+            when = f" ({c.date})" if c.date else ""
+            parts.append(f"{who}{when}: {c.quote} [{c.n}]")
+        text = "The sources give different figures. " + " ".join(parts)
+        notes.append(" vs ".join(f"[{c.n}] {c.source or c.title}" for c in citations))
+    else:
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Draft(text, citations, False, notes)

@@ -1,0 +1,158 @@
+"""The read path's one entry point: question (+ history) in, verified Answer out.
+
+Every surface (CLI, chat, HTTP API, evals) calls `RagService.ask` or `RagService.stream`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+from rag import condense, evidence
+from rag.citations import REFUSAL, renumber, verified
+from rag.embeddings import Embedder, get_embedder
+from rag.errors import EmptyStoreError, InputError
+from rag.extractive import Draft, compose
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Answer, Article, Hit, Passage, StreamEvent, Timings, Turn
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question without control characters and with whitespace folded; empty or too
+    long is an InputError that says which.
+
+    Example: clean_question(" What\\x00 happened?\\n", 100) == "What happened?"
+    """
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    q = " ".join(_CONTROL.sub(" ", question).split())
+    if not q:
+        raise InputError("the question is empty")
+    if len(q) > max_chars:
+        raise InputError(f"the question is {len(q)} characters long; the limit is {max_chars} "
+                         "(RAG_MAX_QUESTION_CHARS)")
+    return q
+
+
+class RagService:
+    """Holds the store, the embedder, the BM25 index and the answer backend, loaded once."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        store = Store(settings)
+        model = store.recorded_model()
+        if model is None:
+            raise EmptyStoreError(f"nothing has been ingested into {store.location} yet: "
+                                  "run `rag ingest PATH` first")
+        self.embedder = embedder or get_embedder(settings)
+        store.bind(self.embedder.name, self.embedder.dim)
+        if store.count_chunks() == 0:
+            raise EmptyStoreError(f"the store at {store.location} holds no articles: "
+                                  "run `rag ingest PATH` first")
+        self.store = store
+        self.retriever = Retriever(store, self.embedder, settings)
+        self.backend_name = settings.answer_backend
+        self._generator = None
+        if self.backend_name != "extractive":
+            from rag.generate import get_generator
+
+            self._generator = get_generator(settings)
+        self._lock = threading.Lock()  # models and the local LLM are not re-entrant
+
+    # --- public -------------------------------------------------------------------------
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        """Answer a question; follow-ups are made standalone using `history`."""
+        final: Answer | None = None
+        for event in self.stream(question, history):
+            if event.type == "answer":
+                final = event.answer
+        assert final is not None
+        return final
+
+    def stream(self, question: str, history: list[Turn] | None = None
+               ) -> Iterator[StreamEvent]:
+        """Tokens as an LLM writes them (none for the extractive backend), then exactly one
+        final, verified Answer."""
+        q = clean_question(question, self.settings.max_question_chars)
+        history = [t for t in (history or []) if t.content.strip()][-8:]
+        t0 = time.perf_counter()
+        with self._lock:
+            standalone = self._standalone(q, history)
+            hits = self.retriever.retrieve(standalone)
+            qvec = self.retriever.embed_query(standalone)
+            ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder)
+            t1 = time.perf_counter()
+            if self._generator is None:
+                draft = compose(standalone, ranked, self.settings)
+            else:
+                from rag.generate import answer_with_llm
+
+                draft = None
+                for item in answer_with_llm(self._generator, standalone, hits, ranked,
+                                            self.settings):
+                    if isinstance(item, str):
+                        yield StreamEvent(type="token", text=item)
+                    else:
+                        draft = item
+                assert draft is not None
+            t2 = time.perf_counter()
+        yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
+                                                             (t0, t1, t2)))
+
+    def article(self, article_id: str) -> Article | None:
+        return self.store.article(article_id)
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions a new user can click, drawn from the corpus's titles."""
+        out = []
+        for _aid, meta in self.store.iter_article_meta():
+            title = str(meta.get("title", "")).strip()
+            if title:
+                out.append(f"What does the article “{title[:80]}” report?")
+            if len(out) >= n:
+                break
+        return out
+
+    # --- internals ----------------------------------------------------------------------
+    def _standalone(self, q: str, history: list[Turn]) -> str:
+        if not history or not condense.needs_context(q):
+            return q
+        if self._generator is not None:
+            from rag.generate import condense_with_llm
+
+            return condense_with_llm(self._generator, q, history) or condense.rewrite(q, history)
+        return condense.rewrite(q, history)
+
+    def _answer(self, q: str, standalone: str, hits: list[Hit], draft: Draft,
+                times: tuple[float, float, float]) -> Answer:
+        articles = {h.article.id: h.article for h in hits}
+        for c in draft.citations:
+            if c.article_id not in articles:
+                art = self.store.article(c.article_id)
+                if art:
+                    articles[art.id] = art
+        # The last gate before anything is shown: a quote that is not exactly
+        # article_text[start:end] is dropped, and its markers with it.
+        text, citations = renumber(draft.text, verified(draft.citations, articles))
+        refused = draft.refused or not citations
+        if refused:
+            text, citations = (draft.text if draft.refused else REFUSAL), []
+        passages = [Passage(n=i, article_id=h.article.id, chunk_id=h.chunk.id,
+                            title=h.article.title, score=round(h.score, 5), text=h.chunk.text,
+                            source=h.article.source, url=h.article.url, date=h.article.date,
+                            start=h.chunk.start, end=h.chunk.end)
+                    for i, h in enumerate(hits, 1)]
+        t0, t1, t2 = times
+        return Answer(question=q, standalone_question=standalone, answer=text,
+                      refused=refused, citations=citations, passages=passages,
+                      backend=self.backend_name, conflicts=draft.conflicts,
+                      unsupported=draft.unsupported,
+                      timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 1),
+                                         answer=round((t2 - t1) * 1000, 1),
+                                         total=round((time.perf_counter() - t0) * 1000, 1)))
