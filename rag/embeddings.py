@@ -236,9 +236,11 @@ def _export(weights: Path, dest: Path) -> None:
     try:
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise ConfigError("exporting the embedding model to ONNX needs torch and transformers "
                           f"(once): {exc}") from None
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the CLI's stderr
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: Any) -> None:
