@@ -80,6 +80,26 @@ class BM25Index:
         model = bm25s.BM25.load(str(path), mmap=False) if ids else bm25s.BM25()
         return cls(ids, model, _version(path))
 
+    def doc_freq(self, term: str) -> int:
+        """Chunks containing a (stemmed) term; 0 when the corpus never uses it."""
+        vocab = getattr(self.model, "vocab_dict", None) or {}
+        t = vocab.get(term)
+        if t is None:
+            return 0
+        indptr = self.model.scores["indptr"]
+        return int(indptr[t + 1] - indptr[t]) if t + 1 < len(indptr) else 1
+
+    def idf(self, term: str) -> float:
+        """BM25's idf of a stemmed term: rare terms weigh most, unseen ones most of all.
+
+        Example: idx.idf("zzz") >= idx.idf("gaza")
+        """
+        import math
+
+        n = max(len(self.ids), 1)
+        df = self.doc_freq(term)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Best chunk ids for the query with their BM25 scores (positive scores only)."""
         if not self.ids:

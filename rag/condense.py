@@ -53,8 +53,9 @@ def rewrite(question: str, history: list[Turn]) -> str:
     m = _DEMONSTRATIVE.search(changed)
     if m:
         noun = m.group(2)
-        phrase = re.search(rf"((?:\b[Tt]he\s+)?(?:[A-Z][\w-]*\s+)*{re.escape(noun)}\w*)",
-                           earlier, re.I)
+        # "that cabinet" -> "the War Cabinet": the noun with its capitalised modifiers.
+        phrase = re.search(rf"((?:\b[Tt]he\s+)?(?:[A-Z][\w-]*\s+)*(?i:{re.escape(noun)})\w*)",
+                           earlier)
         if phrase:
             found = phrase.group(1)
             if not found.lower().startswith("the "):

@@ -50,7 +50,15 @@ def _context(sentence: str, start: int, end: int, width: int = 4) -> frozenset[s
     return frozenset(_root(w) for w in before + after if w not in STOPWORDS and len(w) > 2)
 
 
+# Words for the same measure, so "killing 1,200" and "1,140 casualties" are compared.
+_SAME = {w: "casualty" for w in ("kill", "killed", "killing", "dead", "death", "deaths", "died",
+                                 "die", "casualties", "casualty", "fatalities", "lives", "toll")}
+_SAME.update({w: "hostage" for w in ("hostage", "hostages", "captive", "captives", "abducted")})
+
+
 def _root(word: str) -> str:
+    if word in _SAME:
+        return _SAME[word]
     for suffix in ("ings", "ing", "ies", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)]

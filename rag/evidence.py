@@ -4,13 +4,14 @@ scored against the question by meaning (embeddings) and by the question's own te
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from rag.embeddings import Embedder
-from rag.text import content_terms, split_sentences
+from rag.text import content_terms, split_sentences, words
 from rag.types import Article, Hit
 
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -20,6 +21,9 @@ _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
 _DATE = re.compile(rf"\b{_MONTH}\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
                    rf"Sunday|yesterday|today|last week|this week)\b|\b(?:19|20)\d\d\b")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
+_ANAPHOR = re.compile(r"^(?:It|Its|This|These|That|Those|They|Their|He|She|His|Her|Such|"
+                      r"Under (?:this|that|the)|The (?:move|deal|proposal|plan|decision|attack|"
+                      r"operation|strike|figure|toll|agreement|offer))\b")
 
 
 @dataclass
@@ -32,9 +36,15 @@ class Evidence:
     start: int
     end: int
     passage: int  # rank of the retrieved chunk it came from (0 = best)
+    ext_end: int = 0  # end of the quote: the next sentence too when it leans on this one
     semantic: float = 0.0
     lexical: float = 0.0
     score: float = 0.0
+
+    @property
+    def quote(self) -> str:
+        """The text to quote: the sentence, and its leaning follower if any."""
+        return self.article.text[self.start:max(self.end, self.ext_end)]
 
 
 @lru_cache(maxsize=1)
@@ -53,20 +63,27 @@ def stems(text: str) -> set[str]:
     return {stem(t) for t in content_terms(text)}
 
 
-def coverage(question_stems: set[str], sentence: str) -> float:
-    """Share of the question's stemmed terms found in the sentence (prefix matches count:
-    "Iranian" ~ "Iran").
+def _present(term: str, have: set[str]) -> bool:
+    return term in have or any(len(term) >= 4 and len(h) >= 4 and (h.startswith(term) or
+                                                                 term.startswith(h))
+                               for h in have)
+
+
+def coverage(question_stems: set[str], sentence: str,
+             weight: Callable[[str], float] | None = None) -> float:
+    """Share of the question's stemmed terms found in the sentence, each weighted by
+    `weight` (idf: a rare term missing costs more than a common one); prefix matches count
+    ("Iranian" ~ "Iran").
 
     Example: coverage({"hostag", "gaza"}, "Hostages in Gaza") == 1.0
     """
     if not question_stems:
         return 0.0
     have = stems(sentence)
-    hit = sum(1 for q in question_stems
-              if q in have or any(len(q) >= 4 and len(h) >= 4 and (h.startswith(q) or
-                                                                     q.startswith(h))
-                                  for h in have))
-    return hit / len(question_stems)
+    w = weight or (lambda _t: 1.0)
+    total = sum(w(q) for q in question_stems)
+    found = sum(w(q) for q in question_stems if _present(q, have))
+    return found / total if total else 0.0
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:
@@ -80,13 +97,31 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return 0.08 if _NUMBER.search(sentence) else -0.05
     if re.search(r"\bwhen\b|\bwhat (?:date|day|year|time)\b", q):
         return 0.08 if _DATE.search(sentence) else -0.03
-    if re.search(r"\bwho(?:m|se)?\b", q):
-        return 0.05 if _NAME.search(sentence) else -0.03
+    if re.search(r"^\W*who(?:m|se)?\b", q):
+        # The answer names someone the question does not already name.
+        asked = set(content_terms(question))
+        new = [m for m in _NAME.findall(sentence)
+               if not any(w in asked for w in content_terms(m))]
+        return 0.05 if new else -0.1
     return 0.0
 
 
+def _follower_end(article: Article, end: int) -> int:
+    """End of the next sentence when it leans on the one ending at `end` ("It resulted
+    in ...", "Under this proposal ...", or a quotation continuing a speaker); else `end`."""
+    gap = article.text[end:end + 3]
+    if "\n\n" in gap:
+        return end
+    following = split_sentences(article.text[end:end + 600], base=end)
+    if following and (_ANAPHOR.match(following[0].text) or following[0].text[:1] in "\"“"):
+        return following[0].end
+    return end
+
+
 def candidates(hits: list[Hit]) -> list[Evidence]:
-    """Every sentence of the retrieved chunks, once (chunks overlap), in retrieval order."""
+    """Every sentence of the retrieved chunks, once (chunks overlap), in retrieval order.
+    A sentence followed by one that leans on it carries that one in its quote: the answer
+    is often split across both."""
     seen: set[tuple[str, int]] = set()
     out: list[Evidence] = []
     for rank, hit in enumerate(hits):
@@ -95,12 +130,25 @@ def candidates(hits: list[Hit]) -> list[Evidence]:
             if key in seen or len(s.text) < 12:
                 continue
             seen.add(key)
-            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank))
+            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank,
+                                _follower_end(hit.article, s.end)))
     return out
 
 
+def source_bonus(question: str, article: Article) -> float:
+    """Credit for the publisher the question names ("according to the Reuters report").
+
+    Example: source_bonus("What did Reuters say?", reuters_article) == 0.1
+    """
+    if not article.source:
+        return 0.0
+    names = [w for w in words(article.source) if len(w) > 2]
+    q = set(words(question))
+    return 0.1 if names and all(n in q for n in names) else 0.0
+
+
 def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
-          embedder: Embedder) -> list[Evidence]:
+          embedder: Embedder, weight: Callable[[str], float] | None = None) -> list[Evidence]:
     """Score every candidate; best first. Meaning carries most weight, the question's own
     terms break ties and guard against on-topic sentences that answer something else."""
     if not evidence:
@@ -110,7 +158,7 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     q_stems = stems(question)
     for e, sim in zip(evidence, sims, strict=True):
         e.semantic = float(sim)
-        e.lexical = coverage(q_stems, e.text)
+        e.lexical = coverage(q_stems, e.text, weight)
         e.score = (0.6 * e.semantic + 0.4 * e.lexical + answer_type_bonus(question, e.text)
-                   - 0.01 * e.passage)
+                   + source_bonus(question, e.article) - 0.01 * e.passage)
     return sorted(evidence, key=lambda e: -e.score)

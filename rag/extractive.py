@@ -48,7 +48,7 @@ def find_conflicts(question: str, ranked: list[Evidence], window: float
     pairs = []
     for i, a in enumerate(pool):
         for b in pool[i + 1:]:
-            if a.article.id != b.article.id and disagree(a.text, b.text, topic):
+            if a.article.id != b.article.id and disagree(a.quote, b.quote, topic):
                 pairs.append((a, b))
     return pairs
 
@@ -59,7 +59,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
         return refusal()
     best = ranked[0]
     chosen = [best]
-    conflicts = find_conflicts(question, ranked, window=0.15)
+    conflicts = find_conflicts(question, ranked, window=0.25)
     notes: list[str] = []
     if conflicts:
         a, b = conflicts[0]
@@ -71,7 +71,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
             if e.score < max(settings.min_relevance, best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
-    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, e.end))
+    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end)))
                  for n, e in enumerate(chosen, 1)]
     if conflicts:
         parts = []

@@ -174,7 +174,7 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], ranked: list
 def _add_conflicts(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
     """When relevant sources disagree on a figure and the answer does not show both sides,
     add the other side, quoted and cited."""
-    pairs = find_conflicts(question, ranked, window=0.15)
+    pairs = find_conflicts(question, ranked, window=0.25)
     if not pairs:
         return draft
     a, b = pairs[0]
@@ -190,8 +190,8 @@ def _add_conflicts(question: str, draft: Draft, ranked: list[Evidence]) -> Draft
         n = next((c.n for c in cites if (c.article_id, c.start) == (e.article.id, e.start)), None)
         if n is None:
             n = len(cites) + 1
-            cites.append(make_citation(n, e.article, e.chunk_id, Span(e.start, e.end)))
-        notes.append(f"{e.article.source or e.article.title}: “{e.text}” [{n}]")
+            cites.append(make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end))))
+        notes.append(f"{e.article.source or e.article.title}: “{e.quote}” [{n}]")
     text = draft.text + " The sources give different figures. " + " ".join(notes)
     return Draft(text, cites, False, [" vs ".join(notes)], draft.unsupported)
 

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from rag import condense, evidence
+from rag import bm25, condense, evidence
 from rag.citations import REFUSAL, renumber, verified
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import EmptyStoreError, InputError
@@ -86,7 +86,8 @@ class RagService:
             standalone = self._standalone(q, history)
             hits = self.retriever.retrieve(standalone)
             qvec = self.retriever.embed_query(standalone)
-            ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder)
+            ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder,
+                                    bm25.get_index(self.store).idf)
             t1 = time.perf_counter()
             if self._generator is None:
                 draft = compose(standalone, ranked, self.settings)
