@@ -44,9 +44,13 @@ def _pieces(text: str, start: int, end: int, budget: int, count: Counter) -> lis
 def chunk_spans(text: str, budget: int, overlap: int, count: Counter = tiktoken_len,
                 ) -> list[tuple[int, int]]:
     """Greedy sentence packing: each chunk holds whole sentences up to `budget` tokens and
-    starts with the last sentences (up to `overlap` tokens) of the chunk before it.
+    starts with the last sentences (up to `overlap` tokens) of the chunk before it. When even
+    the last sentence is longer than `overlap`, it is carried over anyway if it takes at most
+    half the budget: news sentences often run past 40 tokens, and without this 4 of the
+    sample corpus's 18 chunk boundaries had no overlap at all.
 
-    Example: chunk_spans("A b. C d. E f.", budget=4, overlap=0) == [(0, 9), (10, 14)]
+    Example: chunk_spans("Dogs bark. Birds sing. Cats purr.", budget=9, overlap=4)
+             == [(0, 22), (11, 33)]
     """
     units: list[tuple[int, int]] = []
     for s in split_sentences(text):
@@ -70,6 +74,8 @@ def chunk_spans(text: str, budget: int, overlap: int, count: Counter = tiktoken_
         while k - 1 > i and back + sizes[k - 1] <= overlap:
             back += sizes[k - 1]
             k -= 1
+        if overlap and k == j and j - 1 > i and sizes[j - 1] <= budget // 2:
+            k = j - 1
         i = k
     return spans
 
@@ -79,7 +85,7 @@ def chunk_article(article: Article, budget: int, overlap: int,
     """Chunks of an article with stable ids (`{article_id}-{n}`); a chunk that `fits` rejects
     (too long for the embedder) is re-cut with a smaller budget.
 
-    Example: [c.text for c in chunk_article(a, 200, 40)][0] == a.text[c.start:c.end]
+    Example: all(a.text[c.start:c.end] == c.text for c in chunk_article(a, 200, 40))
     """
     spans: list[tuple[int, int]] = []
     for s, e in chunk_spans(article.text, budget, overlap):

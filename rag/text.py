@@ -17,6 +17,14 @@ _ABBREV = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
     "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "est", "dept", "fig", "mt",
 }
+# Abbreviations that may also close a sentence ("... in the U.S. The talks"): a capitalised
+# function word after one starts a new sentence. Titles ("Dr.", "Gen.") and months never end
+# one here, and dotted acronyms ("U.S.", "U.N.") count too.
+_CAN_END = {"etc", "inc", "ltd", "corp", "co", "jr", "sr", "a.m", "p.m"}
+_STARTERS = frozenset({
+    "the", "a", "an", "it", "he", "she", "they", "we", "i", "but", "and", "in", "on", "at",
+    "this", "that", "these", "those", "there", "his", "her", "its", "their", "our", "as",
+    "after", "when", "while", "if", "however", "meanwhile", "then", "yet", "so"})
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, then space.
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
 _BREAK = re.compile(r"\n\s*")
@@ -54,23 +62,42 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+def _word_before(text: str, dot: int) -> str:
+    m = re.search(r"([\w.]+)\.?$", text[max(0, dot - 12):dot + 1])
+    return m.group(1).rstrip(".").lower() if m else ""
+
+
+def _is_acronym(word: str) -> bool:
+    return bool(re.fullmatch(r"(?:\w\.)+\w", word))
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the full stop at `dot` closes an abbreviation or an initial."""
-    m = re.search(r"([\w.]+)\.?$", text[max(0, dot - 12):dot + 1])
-    if not m:
+    word = _word_before(text, dot)
+    if not word:
         return False
-    word = m.group(1).rstrip(".").lower()
     if word in _ABBREV:
         return True
     # Single initials ("J. Smith") and dotted acronyms ("U.S.").
-    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:\w\.)+\w", word))
+    return (len(word) == 1 and word.isalpha()) or _is_acronym(word)
+
+
+def _abbreviation_ends_sentence(text: str, dot: int, after: str) -> bool:
+    """True when the abbreviation at `dot` can close a sentence and the text `after` it opens
+    one ("in the U.S. The talks": yes; "U.S. Secretary", "Oct. 7", "Dr. Who": no)."""
+    word = _word_before(text, dot)
+    if word not in _CAN_END and not _is_acronym(word):
+        return False
+    nxt = re.match(r"[A-Z][a-z]*\b", after)
+    return nxt is not None and nxt.group().lower() in _STARTERS
 
 
 def split_sentences(text: str, base: int = 0) -> list[Sentence]:
     """Split text into sentences that keep exact offsets (`text[s.start-base:s.end-base]`).
 
     Paragraph breaks always end a sentence; a full stop after a known abbreviation
-    does not, nor does one followed by a lowercase word.
+    does not (unless the abbreviation can end a sentence and a word like "The" follows),
+    nor does one followed by a lowercase word.
 
     Example: [s.text for s in split_sentences("Dr. Who left. It rained.")]
              == ["Dr. Who left.", "It rained."]
@@ -81,9 +108,11 @@ def split_sentences(text: str, base: int = 0) -> list[Sentence]:
         para = text[:p_end]
         for m in _BOUNDARY.finditer(para, p_start, p_end):
             end = m.end()
-            if m.group().rstrip("\"'”’)]") == "." and _is_abbreviation(para, m.start()):
+            rest = para[end:p_end].lstrip()
+            if (m.group().rstrip("\"'”’)]") == "." and _is_abbreviation(para, m.start())
+                    and not _abbreviation_ends_sentence(para, m.start(), rest)):
                 continue
-            nxt = para[end:p_end].lstrip()[:1]
+            nxt = rest[:1]
             if nxt and (nxt.islower() or nxt in ",;:"):
                 continue  # an ellipsis or a stop mid-sentence
             out.extend(_sentence(text, start, end, base))
@@ -145,7 +174,7 @@ ourselves out over own said same say says she should so some such than that the 
 them themselves then there these they this those through to too under until up very was we
 were what when where which while who whom why will with would you your yours yourself
 according many much did does tell told
-""".split())
+""".split())  # noqa: SIM905 - a long word list reads best as prose
 
 
 def words(text: str) -> list[str]:
