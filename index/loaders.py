@@ -46,6 +46,9 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterat
             yield Skip(raw, "no such file or folder")
         elif path.is_dir():
             yield from _load_dir(path, max_bytes)
+        elif not path.is_file():
+            # A FIFO or device would block or never end on read_bytes().
+            yield Skip(raw, "not a regular file (a pipe, socket or device)")
         else:
             yield from load_file(path, max_bytes)
 
@@ -68,9 +71,13 @@ def load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
         yield Skip(where, f"unsupported file type {ext or '(no extension)'}: "
                           f"expected one of {' '.join(sorted(SUPPORTED))}")
         return
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError as exc:  # gone or unreadable since the folder was listed
+        yield Skip(where, f"cannot read the file: {exc.strerror or exc}")
+        return
     if size > max_bytes:
-        yield Skip(where, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB "
+        yield Skip(where, f"file is {megabytes(size)}, over the {megabytes(max_bytes)} "
                           "limit (RAG_MAX_FILE_MB)")
         return
     text_or_skip = read_text(path)
@@ -92,10 +99,21 @@ def load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
         yield _nonempty(make_article(text_or_skip, origin=origin))
 
 
+def megabytes(n: int) -> str:
+    """A byte count in MB, precise enough to tell a small limit from zero.
+
+    Example: megabytes(20_000_000) == "20 MB" and megabytes(1500) == "0.0015 MB"
+    """
+    return f"{n / 1e6:.3g} MB"
+
+
 def read_text(path: Path) -> str | Skip:
     """Decide text by decoding, never by magic bytes (`file` calls a text starting 'Blin'
     binary): NUL bytes mean binary; otherwise it must be UTF-8."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Skip(str(path), f"cannot read the file: {exc.strerror or exc}")
     if b"\x00" in data[:65536]:
         return Skip(str(path), "binary file (contains NUL bytes), not text")
     try:

@@ -11,7 +11,7 @@ from rag.types import Article
 
 _SOURCE_LINE = re.compile(r"^\s*\[\s*source\s*:\s*([^\]\n]+?)\s*\]\s*$", re.I | re.M)
 _DATE_LINE = re.compile(r"^\s*(?:date|published|updated)\s*:\s*(.+?)\s*$", re.I | re.M)
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
 
@@ -31,7 +31,7 @@ def clean_text(text: str) -> str:
 def strip_markdown(text: str) -> str:
     """Markdown to plain prose: headings lose their hashes, links keep their text.
 
-    Example: strip_markdown("# T\\nSee [x](http://y) **now**") == "T\\nSee x now"
+    Example: strip_markdown("# T\\n\\nSee [x](http://y) **now**") == "T\\n\\nSee x now"
     """
     text = _MD_HEADING.sub(r"\1", text)
     text = _MD_LINK.sub(r"\1", text)
