@@ -1,0 +1,120 @@
+"""Run an eval set: every question goes through `RagService.ask`, the same call the chat and
+the HTTP API make, with nothing special-cased; then each Answer is scored.
+
+With `docs`, the folder is ingested into a fresh temporary store (embedded Chroma, even when
+a Chroma server is configured) that is deleted afterwards: the user's store is never read
+or written. Without it, the configured store is used as it is.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import ItemScores, score_item
+from evals.sets import EvalItem, EvalSet, check_sources, corpus_names, load_set, source_name
+from rag.errors import InputError
+from rag.settings import Settings
+from rag.types import Answer, Article
+
+Progress = Callable[[Iterable[Any]], Iterable[Any]]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: EvalItem
+    answer: Answer
+    scores: ItemScores
+
+
+@dataclass(frozen=True)
+class RunResult:
+    eval_set: EvalSet
+    config: dict[str, Any]
+    results: tuple[ItemResult, ...]
+
+
+def run_set(set_path: Path, settings: Settings, *, docs: Path | None = None,
+            limit: int | None = None, progress: Progress | None = None) -> RunResult:
+    """Validate the set (before anything runs), answer every question, score the answers."""
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1 (got {limit})")
+    if docs is not None:
+        eval_set = load_set(set_path, corpus_names(docs))
+        with _temporary_store(settings, docs) as isolated:
+            return _run(eval_set, isolated, docs, limit, progress)
+    eval_set = load_set(set_path)
+    return _run(eval_set, settings, None, limit, progress)
+
+
+@contextmanager
+def _temporary_store(settings: Settings, docs: Path) -> Iterator[Settings]:
+    from index.pipeline import ingest
+
+    # Chroma may keep files open until the process exits; a leftover temp folder is harmless.
+    with tempfile.TemporaryDirectory(prefix="rag-eval-", ignore_cleanup_errors=True) as tmp:
+        isolated = settings.model_copy(update={
+            "store_dir": Path(tmp) / "store", "chroma_host": None,
+            "feedback_db": Path(tmp) / "feedback.sqlite3"})
+        summary = ingest([str(docs)], isolated)
+        if summary.articles == 0:
+            reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in summary.skipped[:5])
+            raise InputError(f"--docs {docs}: no articles could be ingested ({reasons})")
+        yield isolated
+
+
+def _run(eval_set: EvalSet, settings: Settings, docs: Path | None, limit: int | None,
+         progress: Progress | None) -> RunResult:
+    from rag.service import RagService
+
+    service = RagService(settings)
+    if docs is None:
+        # Gold sources are checked against what the store holds, still before any question.
+        names = {source_name(str(meta.get(key, "")))
+                 for _, meta in service.store.iter_article_meta() for key in ("origin", "url")}
+        check_sources(eval_set, names)
+    items = eval_set.items[:limit] if limit else eval_set.items
+    config = run_config(settings, service.backend_name, docs, limit)
+    articles: dict[str, Article | None] = {}
+    results = []
+    for item in (progress(items) if progress else items):
+        answer = service.ask(item.question, list(item.history))
+        for aid in {p.article_id for p in answer.passages} | {c.article_id
+                                                            for c in answer.citations}:
+            if aid not in articles:
+                articles[aid] = service.article(aid)
+        results.append(ItemResult(item, answer, score_item(item, answer, articles)))
+    return RunResult(eval_set, config, tuple(results))
+
+
+def run_config(settings: Settings, backend: str, docs: Path | None,
+               limit: int | None) -> dict[str, Any]:
+    """What a report needs to say how it was made (and two reports to be compared): the
+    answering and retrieval settings, never secrets such as API keys."""
+    model = {"openai": settings.openai_model,
+             "local": str(settings.local_model) if settings.local_model else None}
+    return {
+        "backend": backend,
+        "model": model.get(backend),
+        "embed_backend": settings.embed_backend,
+        "retrieval_mode": settings.retrieval_mode,
+        "top_k": settings.top_k,
+        "candidate_k": settings.candidate_k,
+        "rrf_k": settings.rrf_k,
+        "min_relevance": settings.min_relevance,
+        "max_evidence": settings.max_evidence,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "store": "temporary (from --docs)" if docs else (
+            f"chroma://{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+            else str(settings.store_dir)),
+        "docs": str(docs) if docs else None,
+        "limit": limit,
+        "judge": None,  # no support judge is implemented yet: `support` is reported as null
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,161 @@
+"""`rag eval` end to end: the seed set over the sample corpus with the extractive backend, in
+a subprocess, as a team would run it; then `rag eval --compare` on its report."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.metrics import METRICS
+from evals.runner import run_set
+from rag.errors import InputError
+from rag.settings import Settings
+from tests.conftest import SAMPLE, SEED, cli_env
+
+RAG = Path(sys.executable).with_name("rag")
+
+
+def rag(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    cmd = [str(RAG)] if RAG.exists() else [sys.executable, "-m", "ui.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=900, env=cli_env(**env))
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One full run of the seed set; the user's store path is set but must stay untouched."""
+    home = tmp_path_factory.mktemp("eval-run")
+    (home / "tmp").mkdir()
+    out = home / "out"
+    proc = rag("eval", str(SEED), "--docs", str(SAMPLE), "--out", str(out),
+               "--llm", "extractive", cwd=home,
+               RAG_STORE_DIR=str(home / "user-store"), TMPDIR=str(home / "tmp"))
+    return {"proc": proc, "out": out, "home": home}
+
+
+@pytest.fixture(scope="session")
+def report(seed_run: dict[str, Any]) -> dict[str, Any]:
+    assert seed_run["proc"].returncode == 0, seed_run["proc"].stderr[-3000:]
+    return json.loads((seed_run["out"] / "report.json").read_text(encoding="utf-8"))
+
+
+def test_the_seed_run_exits_0_and_prints_the_metrics_table(seed_run: dict[str, Any]) -> None:
+    proc = seed_run["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["metric", "all", "single", "multi", "conflict", "followup",
+                                "unanswerable"]
+    assert lines[1].split()[:2] == ["questions", "28"]
+    shown = {line.split()[0] for line in lines[2:] if line.strip()}
+    assert set(METRICS) <= shown
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_seed_run_writes_report_json_md_and_a_png_chart(seed_run: dict[str, Any],
+                                                            report: dict[str, Any]) -> None:
+    out: Path = seed_run["out"]
+    assert (out / "metrics_by_kind.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "# Eval report: seed" in md and "| quote_validity |" in md
+    assert list(report) == ["set", "questions", "config", "metrics", "by_kind", "items"]
+    assert report["set"] == "seed" and report["questions"] == 28
+    assert report["config"]["backend"] == "extractive"
+    assert "openai_api_key" not in json.dumps(report["config"])
+
+
+def test_report_json_has_every_named_metric_overall_and_by_kind(report: dict[str, Any]) -> None:
+    assert list(report["metrics"]) == list(METRICS)
+    assert set(report["by_kind"]) == {"single", "multi", "conflict", "followup",
+                                      "unanswerable"}
+    for metrics in report["by_kind"].values():
+        assert list(metrics) == list(METRICS)
+    assert report["metrics"]["support"] is None  # no judge configured: null, not 0
+    assert report["by_kind"]["unanswerable"]["retrieval_hit_at_5"] is None
+
+
+def test_every_quote_of_the_seed_run_is_verbatim_and_retrieval_finds_gold(
+        report: dict[str, Any]) -> None:
+    m = report["metrics"]
+    assert m["quote_validity"] == 1.0
+    assert m["retrieval_hit_at_5"] >= 0.95
+    for name in METRICS:
+        value = m[name]
+        if value is not None and not name.startswith("latency"):
+            assert 0.0 <= value <= 1.0, name
+    assert 0 < m["latency_p50_ms"] <= m["latency_p95_ms"]
+
+
+def test_each_item_carries_its_answer_citations_passages_and_scores(
+        report: dict[str, Any]) -> None:
+    items = {it["id"]: it for it in report["items"]}
+    assert len(items) == 28
+    for it in items.values():
+        assert {"answer", "refused", "citations", "passages", "scores"} <= set(it)
+        assert it["passages"], it["id"]
+        if not it["refused"]:
+            assert it["citations"], it["id"]
+    followup = items["s27"]
+    assert followup["history"] and followup["standalone_question"] != followup["question"]
+    assert items["s01"]["scores"]["answer_pass_rate"] == 1.0  # "Netanyahu" is in the answer
+
+
+def test_docs_are_ingested_into_a_temporary_store_not_the_users(
+        seed_run: dict[str, Any], report: dict[str, Any]) -> None:
+    home: Path = seed_run["home"]
+    assert not (home / "user-store").exists()
+    assert not list((home / "tmp").glob("rag-eval-*"))  # the temporary store is gone
+    assert report["config"]["store"].startswith("temporary")
+
+
+def test_compare_prints_the_deltas_between_two_reports(seed_run: dict[str, Any],
+                                                       report: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    worse = json.loads(json.dumps(report))
+    worse["metrics"]["answer_pass_rate"] = round(report["metrics"]["answer_pass_rate"] - 0.25, 4)
+    worse["metrics"]["latency_p50_ms"] = report["metrics"]["latency_p50_ms"] - 100
+    worse["by_kind"]["single"]["refusal_accuracy"] = 0.5
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(worse), encoding="utf-8")
+    a = seed_run["out"] / "report.json"
+    proc = rag("eval", "--compare", str(a), str(b), cwd=tmp_path,
+               RAG_STORE_DIR=str(tmp_path / "store"))
+    assert proc.returncode == 0, proc.stderr
+    overall, single = proc.stdout.split("B − A by kind")
+    rows = {line.split()[0]: line.split()[1:] for line in overall.splitlines() if line.strip()}
+    assert rows["answer_pass_rate"][-2:] == ["-0.250", "▼"]
+    assert rows["latency_p50_ms"][-2:] == ["-100", "▲"]  # faster is better
+    assert rows["quote_validity"][-1] == "+0.000"
+    assert "▼" in next(line for line in single.splitlines() if "refusal_accuracy" in line)
+
+
+def test_compare_of_a_file_that_is_not_a_report_is_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("[]", encoding="utf-8")
+    proc = rag("eval", "--compare", str(tmp_path / "a.json"), str(tmp_path / "nope.json"),
+               cwd=tmp_path, RAG_STORE_DIR=str(tmp_path / "store"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("rag eval: error:") and "not a report.json" in proc.stderr
+
+
+def test_without_docs_the_set_runs_on_the_configured_store(
+        sample_settings: Callable[..., Settings]) -> None:
+    run = run_set(SEED, sample_settings(llm="extractive"), limit=2)
+    assert [r.item.id for r in run.results] == ["s01", "s02"]
+    assert run.results[0].scores.retrieval_hit_at_5 == 1.0
+    assert run.config["store"].endswith("sample-store")
+
+
+def test_without_docs_gold_sources_are_checked_against_the_store(
+        sample_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    lines = SEED.read_text(encoding="utf-8").splitlines()[:3]
+    lines[2] = lines[2].replace("000_425cd773bcdce057.txt", "not-ingested.txt")
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("line 3: source 'not-ingested.txt' is not in")):
+        run_set(bad, sample_settings(llm="extractive"))
