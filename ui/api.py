@@ -1,0 +1,246 @@
+"""`rag serve`: one ASGI app with the HTTP API, the OpenAI-compatible endpoint, the article
+viewer, the wiki widget and the Gradio chat (mounted at /chat).
+
+Every error, FastAPI's own included, is `{"ok": false, "error": "...", "status": N}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from rag.errors import RagError
+from rag.service import RagService, clean_question
+from rag.settings import Settings
+from rag.types import Turn
+from ui import chat, openai_compat
+from ui.answers import AnswerOut, answer_events, link_answer
+from ui.context import Context
+from ui.deps import Creds, Guarded, base_url, ctx_of
+from ui.feedback import Vote
+from ui.guards import (
+    MAX_BODY_BYTES,
+    MAX_HISTORY_TURNS,
+    ApiError,
+    error_body,
+    install_error_handlers,
+    token_ok,
+)
+from ui.viewer import VIEWER_CSP, check_span, link_signature, render_article
+
+log = logging.getLogger("rag.api")
+STATIC = Path(__file__).parent / "static"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question; follow-ups are read with `history`.",
+                          examples=["How many hostages remain held in Gaza?"])
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                description="Earlier turns, oldest first.")
+
+
+class FeedbackRequest(BaseModel):
+    question: str = Field(max_length=20_000)
+    answer: str = Field(max_length=50_000)
+    citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    vote: Vote
+
+
+def _question(ctx: Context, question: str) -> str:
+    return clean_question(question, ctx.settings.max_question_chars)
+
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["meta"], summary="Liveness and what is loaded")
+def healthz(request: Request) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    return {"ok": True, "status": 200, "backend": ctx.service.backend_name,
+            "chunks": ctx.service.store.count_chunks()}
+
+
+@router.post("/api/ask", tags=["answers"], response_model=AnswerOut,
+             summary="Answer a question with verified, quoted citations")
+async def ask(body: AskRequest, request: Request, ctx: Guarded) -> AnswerOut:
+    question = _question(ctx, body.question)
+    answer = await run_in_threadpool(ctx.service.ask, question, body.history)
+    return link_answer(answer, base_url(request), ctx.settings.api_token)
+
+
+@router.post("/api/ask/stream", tags=["answers"], response_class=EventSourceResponse,
+             summary="The same answer as server-sent events",
+             description="Events: `token` ({text}) as the answer is written, then exactly one "
+                         "`answer` (the Answer JSON, citations linked), whose text replaces "
+                         "the tokens. A failure after the stream started is an `error` event "
+                         "with the usual {ok, error, status}.")
+async def ask_stream(body: AskRequest, request: Request, ctx: Guarded) -> EventSourceResponse:
+    question = _question(ctx, body.question)  # a bad question is a 400, not a broken stream
+    root, token = base_url(request), ctx.settings.api_token
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for ev in answer_events(ctx.service, question, body.history):
+                if ev.type == "token":
+                    yield {"event": "token", "data": json.dumps({"text": ev.text})}
+                elif ev.answer is not None:
+                    yield {"event": "answer",
+                           "data": link_answer(ev.answer, root, token).model_dump_json()}
+        except RagError as exc:
+            yield {"event": "error", "data": json.dumps(error_body(exc.status, str(exc)))}
+        except Exception as exc:
+            log.exception("stream failed")
+            yield {"event": "error", "data": json.dumps(
+                error_body(500, f"internal error: {type(exc).__name__}"))}
+
+    return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/feedback", tags=["answers"], summary="Store a thumbs up or down")
+async def feedback(body: FeedbackRequest, ctx: Guarded) -> dict[str, Any]:
+    row = await run_in_threadpool(lambda: ctx.feedback.add(
+        question=body.question, answer=body.answer, citations=body.citations,
+        vote=body.vote, surface="api"))
+    return {"ok": True, "id": row}
+
+
+@router.get("/articles/{article_id}", tags=["articles"], response_class=HTMLResponse,
+            summary="The article, the quote [start, end) highlighted and scrolled into view",
+            description="When RAG_API_TOKEN is set, a bearer token or the `sig` that citation "
+                        "links carry is required.")
+def article_page(article_id: str, request: Request, creds: Creds, start: int | None = None,
+                 end: int | None = None, sig: str | None = None) -> HTMLResponse:
+    ctx = ctx_of(request)
+    token = ctx.settings.api_token
+    if token and not (token_ok(token, creds.credentials if creds else None)
+                      or (sig and token_ok(link_signature(token, article_id, start, end), sig))):
+        raise ApiError(401, "this link needs a bearer token or a valid signature (sig)",
+                       {"WWW-Authenticate": "Bearer"})
+    article = ctx.service.article(article_id)
+    if article is None:
+        raise ApiError(404, f"no article with id {article_id!r}")
+    check_span(article, start, end)
+    return HTMLResponse(render_article(article, start, end), headers={
+        "Content-Security-Policy": VIEWER_CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer"})
+
+
+# --- widget ----------------------------------------------------------------------------------
+WIDGET_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+              "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors *")
+
+
+@router.get("/widget", include_in_schema=False)
+def widget() -> FileResponse:
+    return FileResponse(STATIC / "widget.html", headers={
+        "Content-Security-Policy": WIDGET_CSP, "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-cache"})
+
+
+@router.get("/embed.js", include_in_schema=False)
+def embed_js() -> FileResponse:
+    return FileResponse(STATIC / "embed.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
+
+
+def embed_snippet(origin: str, token: str = "") -> str:
+    """The copy-paste snippet for a wiki page (also in the README)."""
+    return (f'<script src="{origin}/embed.js" data-token="{token}" '
+            'data-title="Ask the articles" defer></script>')
+
+
+@router.get("/widget/demo", include_in_schema=False)
+def widget_demo(request: Request, token: str = "") -> HTMLResponse:
+    # The page never holds the server's token: a visitor who has one passes ?token=.
+    snippet = embed_snippet(base_url(request), token)
+    page = (STATIC / "demo.html").read_text(encoding="utf-8")
+    page = page.replace("{{SNIPPET_TEXT}}", escape(snippet))
+    page = page.replace("{{TOKEN}}", escape(token, quote=True))
+    return HTMLResponse(page, headers={"Content-Security-Policy": WIDGET_CSP,
+                                       "X-Content-Type-Options": "nosniff"})
+
+
+# --- assembly --------------------------------------------------------------------------------
+def _docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="rag-articles API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
+
+def create_app(settings: Settings, service: RagService | None = None) -> FastAPI:
+    """The whole product as one ASGI app. `service` defaults to one loaded from `settings`."""
+    ctx = Context.create(settings, service)
+    app = FastAPI(title="rag-articles",
+                  description="Answers from your articles, every claim quoted and cited.",
+                  version="0.1.0", docs_url=None, redoc_url=None,
+                  max_body_size=MAX_BODY_BYTES)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.include_router(router)
+    app.include_router(openai_compat.router)
+    _docs(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/chat/")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    chat.mount(app, ctx)
+    return app
+
+
+def serve(settings: Settings, open_browser: bool = False) -> int:
+    """Run the app with uvicorn until interrupted; optionally open the chat in a browser
+    once the server is listening."""
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    app = create_app(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"rag: chat {url}/chat/ · API docs {url}/docs · widget demo {url}/widget/demo",
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                           log_level="warning"))
+    if open_browser:
+        def opener() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.1)
+            if server.started:
+                webbrowser.open(f"{url}/chat/")
+
+        threading.Thread(target=opener, daemon=True).start()
+    server.run()
+    return 0
