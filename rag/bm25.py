@@ -28,7 +28,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
     out = bm25s.tokenize(texts, lower=True, token_pattern=_TOKEN, stopwords="en",
                          stemmer=_stemmer(), return_ids=False, show_progress=False)
-    return [list(t) for t in out]  # type: ignore[union-attr]
+    return [list(t) for t in out]
 
 
 class BM25Index:

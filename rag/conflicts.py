@@ -67,13 +67,17 @@ def _root(word: str) -> str:
 
 def disagree(a: str, b: str, topic: set[str]) -> tuple[Figure, Figure] | None:
     """The first pair of different figures for the same thing in two sentences: their
-    surrounding words overlap on a term of the question (`topic`, roots).
+    surrounding words overlap on a term of the question (`topic`, roots) and the values
+    are within a factor of two of each other.
 
     Example: disagree("97 hostages remain", "129 hostages remain", {"hostag"}) is not None
     """
     for fa in figures(a):
         for fb in figures(b):
-            if fa.value == fb.value:
+            low, high = sorted((fa.value, fb.value))
+            # Rival reports of one quantity differ by a margin (97 vs 129, 1,200 vs 1,140);
+            # numbers far apart (274 vs 770) count different things.
+            if low == high or low <= 0 or high / low > 2.0:
                 continue
             shared = {w for w in fa.context & fb.context
                       if any(w.startswith(t[:5]) or t.startswith(w[:5]) for t in topic)}

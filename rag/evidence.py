@@ -48,7 +48,7 @@ class Evidence:
 
 
 @lru_cache(maxsize=1)
-def _stem():  # type: ignore[no-untyped-def]
+def _stem() -> Callable[[str], str]:
     import Stemmer
 
     return Stemmer.Stemmer("english").stemWord
@@ -102,7 +102,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         asked = set(content_terms(question))
         new = [m for m in _NAME.findall(sentence)
                if not any(w in asked for w in content_terms(m))]
-        return 0.05 if new else -0.1
+        return 0.05 if new else -0.2
     return 0.0
 
 

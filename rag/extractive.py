@@ -24,6 +24,16 @@ class Draft:
     unsupported: list[str] = field(default_factory=list)  # sentences removed: no valid citation
 
 
+def label(title: str, words: int = 8) -> str:
+    """A short name for an article without a publisher: its title's first words, quoted.
+
+    Example: label("A b c d e f g h i") == "“A b c d e f g h…”"
+    """
+    parts = title.split()
+    short = " ".join(parts[:words]).rstrip(",;:…") + ("…" if len(parts) > words else "")
+    return f"“{short}”"
+
+
 def refusal() -> Draft:
     return Draft(REFUSAL, [], True, [])
 
@@ -59,7 +69,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
         return refusal()
     best = ranked[0]
     chosen = [best]
-    conflicts = find_conflicts(question, ranked, window=0.25)
+    conflicts = find_conflicts(question, ranked, window=0.3)
     notes: list[str] = []
     if conflicts:
         a, b = conflicts[0]
@@ -76,11 +86,11 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
     if conflicts:
         parts = []
         for c in citations:
-            who = c.source or c.title
+            who = c.source or label(c.title)
             when = f" ({c.date})" if c.date else ""
             parts.append(f"{who}{when}: {c.quote} [{c.n}]")
         text = "The sources give different figures. " + " ".join(parts)
-        notes.append(" vs ".join(f"[{c.n}] {c.source or c.title}" for c in citations))
+        notes.append(" vs ".join(f"[{c.n}] {c.source or label(c.title)}" for c in citations))
     else:
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Draft(text, citations, False, notes)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from rag.errors import BackendError, ConfigError
 from rag.evidence import Evidence
-from rag.extractive import Draft, find_conflicts, refusal
+from rag.extractive import Draft, find_conflicts, label, refusal
 from rag.grounding import Numbered, ground
 from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
@@ -174,7 +174,7 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], ranked: list
 def _add_conflicts(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
     """When relevant sources disagree on a figure and the answer does not show both sides,
     add the other side, quoted and cited."""
-    pairs = find_conflicts(question, ranked, window=0.25)
+    pairs = find_conflicts(question, ranked, window=0.3)
     if not pairs:
         return draft
     a, b = pairs[0]
@@ -190,8 +190,9 @@ def _add_conflicts(question: str, draft: Draft, ranked: list[Evidence]) -> Draft
         n = next((c.n for c in cites if (c.article_id, c.start) == (e.article.id, e.start)), None)
         if n is None:
             n = len(cites) + 1
-            cites.append(make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end))))
-        notes.append(f"{e.article.source or e.article.title}: “{e.quote}” [{n}]")
+            span = Span(e.start, max(e.end, e.ext_end))
+            cites.append(make_citation(n, e.article, e.chunk_id, span))
+        notes.append(f"{e.article.source or label(e.article.title)}: “{e.quote}” [{n}]")
     text = draft.text + " The sources give different figures. " + " ".join(notes)
     return Draft(text, cites, False, [" vs ".join(notes)], draft.unsupported)
 

@@ -59,7 +59,7 @@ def split_quotes_section(text: str) -> tuple[str, dict[int, list[str]]]:
     quotes: dict[int, list[str]] = {}
     lines = tail.splitlines() if m else []
     if not m:  # quote lines may also trail the body without a header
-        kept = []
+        kept: list[str] = []
         for line in text.splitlines():
             (lines if _QUOTE_LINE.match(line) and len(line) > 20 else kept).append(line)
         body = "\n".join(kept)

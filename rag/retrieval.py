@@ -6,7 +6,7 @@ from rag import bm25
 from rag.embeddings import Embedder, QueryCache
 from rag.settings import Settings
 from rag.store import Store
-from rag.types import Hit
+from rag.types import Chunk, Hit
 
 
 def rrf(rankings: dict[str, list[str]], k: int = 60) -> list[tuple[str, float, dict[str, int]]]:
@@ -43,7 +43,7 @@ class Retriever:
         rankings: dict[str, list[str]] = {}
         dense_scores: dict[str, float] = {}
         bm25_scores: dict[str, float] = {}
-        chunks = {}
+        chunks: dict[str, Chunk] = {}
         if mode in ("hybrid", "dense"):
             for chunk, sim in self.store.dense(self.embed_query(query), s.candidate_k):
                 chunks[chunk.id] = chunk
@@ -58,11 +58,11 @@ class Retriever:
         chunks.update(self.store.get_chunks(missing))
         hits: list[Hit] = []
         for cid, score, ranks in fused:
-            chunk = chunks.get(cid)
-            article = self.store.article(chunk.article_id) if chunk else None
-            if chunk is None or article is None:
+            found = chunks.get(cid)
+            article = self.store.article(found.article_id) if found else None
+            if found is None or article is None:
                 continue  # a chunk whose article record is gone (an interrupted update)
-            hits.append(Hit(chunk=chunk, article=article, score=score,
+            hits.append(Hit(chunk=found, article=article, score=score,
                             dense=dense_scores.get(cid), bm25=bm25_scores.get(cid), ranks=ranks))
             if len(hits) >= k:
                 break

@@ -63,7 +63,7 @@ class RagService:
             from rag.generate import get_generator
 
             self._generator = get_generator(settings)
-        self._lock = threading.Lock()  # models and the local LLM are not re-entrant
+        self._llm_lock = threading.Lock()
 
     # --- public -------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
@@ -82,27 +82,27 @@ class RagService:
         q = clean_question(question, self.settings.max_question_chars)
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
-        with self._lock:
-            standalone = self._standalone(q, history)
-            hits = self.retriever.retrieve(standalone)
-            qvec = self.retriever.embed_query(standalone)
-            ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder,
-                                    bm25.get_index(self.store).idf)
-            t1 = time.perf_counter()
-            if self._generator is None:
-                draft = compose(standalone, ranked, self.settings)
-            else:
-                from rag.generate import answer_with_llm
+        standalone = self._standalone(q, history)
+        hits = self.retriever.retrieve(standalone)
+        qvec = self.retriever.embed_query(standalone)
+        ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder,
+                                bm25.get_index(self.store).idf)
+        t1 = time.perf_counter()
+        draft: Draft | None = None
+        if self._generator is None:
+            draft = compose(standalone, ranked, self.settings)
+        else:
+            from rag.generate import answer_with_llm
 
-                draft = None
+            with self._llm_lock:  # one generation at a time: a local model is not re-entrant
                 for item in answer_with_llm(self._generator, standalone, hits, ranked,
                                             self.settings):
                     if isinstance(item, str):
                         yield StreamEvent(type="token", text=item)
                     else:
                         draft = item
-                assert draft is not None
-            t2 = time.perf_counter()
+        assert draft is not None
+        t2 = time.perf_counter()
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
                                                              (t0, t1, t2)))
 
@@ -127,7 +127,9 @@ class RagService:
         if self._generator is not None:
             from rag.generate import condense_with_llm
 
-            return condense_with_llm(self._generator, q, history) or condense.rewrite(q, history)
+            with self._llm_lock:
+                rewritten = condense_with_llm(self._generator, q, history)
+            return rewritten or condense.rewrite(q, history)
         return condense.rewrite(q, history)
 
     def _answer(self, q: str, standalone: str, hits: list[Hit], draft: Draft,

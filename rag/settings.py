@@ -6,7 +6,7 @@ Every field has a default and help text; `.env.example` lists them all (a test c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,9 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import ConfigError
 
 
-def _env(name: str, default: object, help: str, **kw: object) -> object:
+def _env(name: str, default: Any, help: str, **kw: Any) -> Any:
     """A field read from exactly the environment variable `name`."""
-    return Field(default, validation_alias=AliasChoices(name), description=help, **kw)  # type: ignore[arg-type]
+    return Field(default, validation_alias=AliasChoices(name), description=help, **kw)
 
 
 class Settings(BaseSettings):
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = _env(
         "RAG_RETRIEVAL", "hybrid", "Retriever: hybrid (dense + BM25, fused), dense or bm25.")
     min_relevance: float = _env(
-        "RAG_MIN_RELEVANCE", 0.45,
+        "RAG_MIN_RELEVANCE", 0.5,
         "Refuse when the best evidence sentence scores below this (0..1).", ge=0, le=1)
     max_evidence: int = _env("RAG_MAX_EVIDENCE", 3,
                              "Most evidence sentences in an extractive answer.", ge=1)

@@ -188,11 +188,14 @@ def words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Words minus stopwords, with possessives dropped: the terms a question is about.
 
-    Example: content_terms("What did Hamas' leader say?") == ["hamas", "leader"]
+    Example: content_terms("What did Hamas' three-member team do?")
+             == ["hamas", "three-member", "three", "member", "team"]
     """
     out = []
-    for w in words(text):
-        w = re.sub(r"'s?$", "", w)
-        if w and w not in STOPWORDS:
-            out.append(w)
+    for word in words(text):
+        word = re.sub(r"'s?$", "", word)
+        # "three-member" also counts as "member": hyphenated compounds match their parts.
+        for w in [word, *word.split("-")] if "-" in word else [word]:
+            if w and w not in STOPWORDS:
+                out.append(w)
     return out

@@ -1,0 +1,100 @@
+"""Citations that hold, on hand-made model output (pure functions, no model)."""
+
+from __future__ import annotations
+
+from rag.citations import locate, renumber, verified
+from rag.condense import rewrite
+from rag.conflicts import disagree, figures, topic_roots
+from rag.grounding import Numbered, ground, split_quotes_section
+from rag.types import Article, Chunk, Turn
+
+TEXT = ("Blinken met Egyptian President Abdel Fattah el-Sissi in Cairo on Monday. "
+        "He then travelled to Israel, Jordan and Qatar. "
+        "Officials said “about 120 hostages” were still held.")
+ART = Article(id="a1", text=TEXT, title="Blinken trip", source="Wire", url="http://x/a")
+P1 = Numbered(1, ART, Chunk(id="a1-0000", article_id="a1", index=0, text=TEXT, start=0,
+                            end=len(TEXT)))
+
+
+def quotes_ok(draft) -> None:  # type: ignore[no-untyped-def]
+    for c in draft.citations:
+        assert TEXT[c.start:c.end] == c.quote
+
+
+def test_verbatim_quote_is_cited_at_its_offsets() -> None:
+    d = ground('Blinken first met Sissi in Cairo [1]. "met Egyptian President Abdel Fattah '
+               'el-Sissi in Cairo" [1]', [P1])
+    assert not d.refused and d.citations
+    quotes_ok(d)
+
+
+def test_fabricated_quote_and_unsupported_claim_are_dropped() -> None:
+    d = ground('Blinken resigned in protest "Blinken resigned from his post today" [1].', [P1])
+    assert d.refused and not d.citations
+    assert d.unsupported
+
+
+def test_marker_to_no_passage_is_dropped() -> None:
+    d = ground("Blinken met el-Sissi in Cairo on Monday [7].", [P1])
+    assert d.refused  # [7] names no passage; the sentence has no valid citation left
+
+
+def test_near_verbatim_quote_is_repaired_to_the_article_sentence() -> None:
+    d = ground('He travelled on [1]. Quotes:\n[1] "then traveled to Israel Jordan and Qatar"',
+               [P1])
+    assert d.citations
+    assert d.citations[0].quote == "He then travelled to Israel, Jordan and Qatar."
+    quotes_ok(d)
+
+
+def test_figure_that_no_quote_holds_is_removed() -> None:
+    d = ground("About 250 hostages were still held [1]. Blinken met el-Sissi in Cairo [1].",
+               [P1])
+    assert all("250" not in c.quote for c in d.citations)
+    assert "250" not in d.text and any("250" in u for u in d.unsupported)
+    quotes_ok(d)
+
+
+def test_model_refusal_is_a_refusal() -> None:
+    assert ground("I cannot find this in the articles.", [P1]).refused
+
+
+def test_quotes_section_is_split_off() -> None:
+    body, quotes = split_quotes_section('A claim [1].\nQuotes:\n[1] "the exact words here"')
+    assert body == "A claim [1]." and quotes == {1: ["the exact words here"]}
+
+
+def test_locate_folds_quote_marks_and_whitespace() -> None:
+    span = locate('said "about 120   hostages" were', TEXT)
+    assert span is not None and TEXT[span.start:span.end] == "said “about 120 hostages” were"
+
+
+def test_verified_drops_wrong_offsets_and_renumber_compacts() -> None:
+    d = ground("Blinken met el-Sissi in Cairo on Monday [1].", [P1])
+    good = d.citations[0]
+    bad = good.model_copy(update={"n": 2, "start": good.start + 1})
+    kept = verified([good, bad], {"a1": ART})
+    assert kept == [good]
+    text, cites = renumber("X [2]. Y [1].", kept)
+    assert text == "X. Y [1]." and [c.n for c in cites] == [1]
+
+
+def test_figures_and_disagreement() -> None:
+    assert [f.value for f in figures("Over 1,200 people were killed on Oct. 7, 2023")] == [1200]
+    topic = topic_roots("How many people were killed?")
+    assert disagree("killing over 1,200 civilians", "It resulted in 1,140 casualties", topic)
+    assert not disagree("97 hostages remain", "97 hostages remain", topic_roots("hostages?"))
+    assert not disagree("12 people were killed", "a 3-day truce", topic)
+
+
+def test_deterministic_follow_up_rewrites() -> None:
+    assert rewrite("What did he call for?",
+                   [Turn(role="user", content="Who is the head of UNRWA?")]) \
+        == "What did the head of UNRWA call for?"
+    assert rewrite("How many members did that cabinet have?",
+                   [Turn(role="user", content="Who resigned from the War Cabinet?")]) \
+        == "How many members did the War Cabinet have?"
+    assert rewrite("What did he say?", [Turn(role="user", content="Who leads UNRWA?"),
+                                        Turn(role="assistant", content="Philippe Lazzarini.")]) \
+        == "What did Philippe Lazzarini say?"
+    assert rewrite("How many hostages are held?", []) == "How many hostages are held?"
