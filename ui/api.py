@@ -36,6 +36,7 @@ from ui.guards import (
     MAX_BODY_BYTES,
     MAX_HISTORY_TURNS,
     ApiError,
+    BodyLimit,
     error_body,
     install_error_handlers,
     token_ok,
@@ -194,10 +195,10 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     ctx = Context.create(settings, service)
     app = FastAPI(title="rag-articles",
                   description="Answers from your articles, every claim quoted and cited.",
-                  version="0.1.0", docs_url=None, redoc_url=None,
-                  max_body_size=MAX_BODY_BYTES)
+                  version="0.1.0", docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,

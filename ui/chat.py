@@ -212,7 +212,6 @@ def mount(app: FastAPI, ctx: Context, path: str = "/chat") -> None:
         css_paths=[os.path.join(STATIC, "chat.css")], footer_links=[],
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
         auth_message="Enter the API token (RAG_API_TOKEN) as the password.",
-        favicon_path=os.path.join(STATIC, "favicon.svg"),
         mcp_server=False, enable_monitoring=False, pwa=False, show_error=True)
 
 

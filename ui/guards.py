@@ -1,6 +1,5 @@
 """What stands in front of the HTTP API: one JSON error shape for every failure, the
-optional bearer token and a per-client rate limit. (The request size limit is FastAPI's own
-`max_body_size`; its 413 comes out in the same shape through the handlers here.)"""
+optional bearer token, a per-client rate limit and a request size limit."""
 
 from __future__ import annotations
 
@@ -16,7 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import RagError
 
@@ -149,3 +150,36 @@ class RateLimiter:
 
 def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+# --- request size ----------------------------------------------------------------------------
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with a 413 in the API's error shape: at once
+    when Content-Length says so, else as the bytes arrive. (FastAPI's own `max_body_size`
+    answers a declared oversize body in plain text, outside this shape.)"""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"the request body is larger than the limit of {self.limit} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await error_response(413, message)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:  # FastAPI passes an HTTPException from here through
+                    raise StarletteHTTPException(413, message)
+            return msg
+
+        await self.app(scope, limited, send)

@@ -1,0 +1,107 @@
+"""The Gradio chat through `gradio_client`, against the mounted app on a real loopback
+server: answers come back with linked citations and a sources panel, follow-ups keep the
+session's history, refusals say so, votes land in SQLite, and the token gates the chat."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from tests.ui_fixtures import live_server, surface_settings
+from ui.api import create_app
+from ui.feedback import FeedbackStore
+
+QUESTION = "How many hostages remain held in Gaza?"
+
+
+@pytest.fixture(scope="module")
+def feedback_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chat")
+
+
+@pytest.fixture(scope="module")
+def server(service: Any, sample_store: Path, feedback_dir: Path) -> Iterator[str]:
+    with live_server(create_app(surface_settings(sample_store, feedback_dir), service)) as url:
+        yield url
+
+
+def chat_client(url: str) -> Client:
+    return Client(f"{url}/chat/", verbose=False, download_files=False, analytics_enabled=False)
+
+
+def ask(client: Client, question: str) -> tuple[list[dict[str, Any]], str, str]:
+    """Messages, sources panel and viewer after the answer is complete."""
+    messages, _box, sources, viewer = client.submit(question, api_name="/ask").result(timeout=120)
+    return messages, sources, viewer
+
+
+def text_of(message: dict[str, Any]) -> str:
+    content = message["content"]
+    if isinstance(content, list):  # gradio may wrap a message's text in content parts
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def test_answer_comes_back_with_linked_citations_and_sources(server: str) -> None:
+    client = chat_client(server)
+    messages, sources, viewer = ask(client, QUESTION)
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert QUESTION in text_of(messages[0])
+    answer = text_of(messages[1])
+    links = re.findall(r'<a class="rag-cite" href="(/articles/[0-9a-f]+\?start=\d+&amp;end=\d+'
+                       r'#quote)"[^>]*>(\d+)</a>', answer)
+    assert links and links[0][1] == "1"
+    assert 'class="rag-source"' in sources and "<blockquote>" in sources
+    first = links[0][0].replace("&amp;", "&")
+    assert f'src="{first.replace("&", "&amp;")}"' in viewer  # the viewer opens citation 1
+    page = httpx.get(server + first)
+    assert page.status_code == 200 and '<mark id="quote">' in page.text
+
+
+def test_follow_up_keeps_this_sessions_history(server: str) -> None:
+    client = chat_client(server)
+    ask(client, QUESTION)
+    messages, _, _ = ask(client, "What did they say about it?")
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
+    other = chat_client(server)  # a second session starts empty
+    fresh, _, _ = ask(other, "Who did Blinken meet in Cairo?")
+    assert len(fresh) == 2 and QUESTION not in str(fresh)
+
+
+def test_refusal_is_shown_plainly(server: str) -> None:
+    messages, sources, _ = ask(chat_client(server), "What is the boiling point of tungsten?")
+    assert "Not in the articles" in text_of(messages[-1])
+    assert 'class="rag-source"' not in sources
+
+
+def test_vote_is_stored_with_question_answer_and_citations(server: str,
+                                                           feedback_dir: Path) -> None:
+    client = chat_client(server)
+    messages, _, _ = ask(client, QUESTION)
+    assert client.predict(1, "up", api_name="/feedback") == "Thanks: your feedback is saved."
+    rows = [r for r in FeedbackStore(feedback_dir / "feedback.sqlite3").rows()
+            if r["surface"] == "chat"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["question"] == QUESTION and row["vote"] == "up"
+    assert row["citations"] and row["citations"][0]["quote"] in row["answer"] + text_of(
+        messages[1]).replace("&amp;", "&")
+    with pytest.raises(Exception, match="no answer at that position"):
+        client.predict(0, "down", api_name="/feedback")  # index 0 is the question
+
+
+def test_token_gates_the_chat(service: Any, sample_store: Path, tmp_path: Path) -> None:
+    settings = surface_settings(sample_store, tmp_path, api_token="s3cret")
+    with live_server(create_app(settings, service)) as url:
+        config = httpx.get(f"{url}/chat/config")
+        assert config.status_code == 401
+        login = httpx.post(f"{url}/chat/login", data={"username": "me", "password": "s3cret"})
+        assert login.status_code == 200 and login.json() == {"success": True}
+        bad = httpx.post(f"{url}/chat/login", data={"username": "me", "password": "nope"})
+        assert bad.status_code == 400

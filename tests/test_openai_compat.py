@@ -1,0 +1,95 @@
+"""/v1/chat/completions through the real `openai` client, against a real uvicorn server on
+loopback: plain and streaming answers carry their citations, in the text and structured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.ui_fixtures import live_server, surface_settings
+from ui.api import create_app
+
+QUESTION = "How many hostages remain held in Gaza?"
+TOKEN = "test-token-123"
+
+
+@pytest.fixture(scope="module")
+def server(service: Any, sample_store: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    settings = surface_settings(sample_store, tmp_path_factory.mktemp("openai"),
+                                api_token=TOKEN)
+    with live_server(create_app(settings, service)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server}/v1", api_key=TOKEN, max_retries=0, timeout=120)
+
+
+def check_citations(citations: list[dict[str, Any]], text: str) -> None:
+    assert citations, text
+    for c in citations:
+        assert f"[{c['n']}] {c['title']}" in text  # the Sources list
+        assert f"“{c['quote']}”" in text and c["viewer_url"] in text
+        page = httpx.get(c["viewer_url"])  # the link opens the quote, no header needed
+        assert page.status_code == 200 and '<mark id="quote">' in page.text
+
+
+def test_models_lists_the_rag_model(client: openai.OpenAI) -> None:
+    assert [m.id for m in client.models.list()] == ["rag-articles"]
+
+
+def test_completion_has_cited_text_and_structured_citations(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="rag-articles", messages=[{"role": "system", "content": "Be brief."},
+                                        {"role": "user", "content": QUESTION}])
+    text = resp.choices[0].message.content or ""
+    assert resp.object == "chat.completion" and resp.choices[0].finish_reason == "stop"
+    assert "\n\nSources:\n[1] " in text and "[1]" in text.split("Sources:")[0]
+    assert resp.usage is not None and resp.usage.completion_tokens > 0
+    extra = resp.model_extra or {}
+    assert extra["refused"] is False
+    check_citations(extra["citations"], text)
+
+
+def test_streaming_gives_the_same_answer_and_citations_at_the_end(
+        client: openai.OpenAI) -> None:
+    whole = client.chat.completions.create(
+        model="rag-articles", messages=[{"role": "user", "content": QUESTION}])
+    chunks = list(client.chat.completions.create(
+        model="rag-articles", messages=[{"role": "user", "content": QUESTION}], stream=True))
+    assert len(chunks) >= 4
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == whole.choices[0].message.content
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
+    check_citations((last.model_extra or {})["citations"], text)
+
+
+def test_follow_up_history_comes_from_the_messages(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(model="rag-articles", messages=[
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "The sources give 97 and 129."},
+        {"role": "user", "content": "What did they say about it?"}])
+    assert (resp.model_extra or {})["citations"]
+
+
+def test_errors_reach_the_client_as_openai_errors(server: str, client: openai.OpenAI) -> None:
+    wrong = openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as auth:
+        wrong.chat.completions.create(model="rag-articles",
+                                      messages=[{"role": "user", "content": QUESTION}])
+    assert auth.value.status_code == 401
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="rag-articles",
+                                       messages=[{"role": "system", "content": "hi"}])
+    assert bad.value.response.json() == {"ok": False, "status": 400,
+                                         "error": "messages has no user message to answer"}
