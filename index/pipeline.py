@@ -8,11 +8,13 @@ Why not llama-index's IngestionPipeline with a docstore: its docstore keys docum
 doc_id, so it can either store the same text twice under two names or (with
 UPSERTS_AND_DELETE) delete every article not in the current run, and its JSON docstore is
 rewritten whole and is lost on `kill -9`. The article collection in Chroma is the manifest
-here: one transactional write per article, in embedded and server mode alike.
+here: written in one transaction per batch, after all that batch's chunks, in embedded and
+server mode alike.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -78,6 +80,7 @@ class Ingestor:
         summary = IngestSummary()
         t0 = time.perf_counter()
         seen: dict[str, str] = {}  # article id -> origin, this run
+        origins: set[str] = set()
         pending: list[_Pending] = []
         items = load_paths(paths, int(s.max_file_mb * 1e6), s.fetch_timeout)
         try:
@@ -90,7 +93,15 @@ class Ingestor:
                                             "reason": f"same text as {seen[item.id]} "
                                                       "(stored once)"})
                     continue
+                if item.origin in origins:
+                    # Two texts claiming one url (JSON records): each would replace the other
+                    # as its "old version", on every run.
+                    summary.skipped.append({"path": item.origin,
+                                            "reason": "another article in this run has the "
+                                                      "same url or path (kept the first)"})
+                    continue
                 seen[item.id] = item.origin
+                origins.add(item.origin)
                 if self._known(item, summary):
                     continue
                 chunks = chunk_article(item, s.chunk_tokens, s.chunk_overlap, self._fits)
@@ -120,12 +131,16 @@ class Ingestor:
         if stored_origin == article.origin:
             self._drop_stale(article)
             summary.unchanged += 1
-        elif not file_exists(stored_origin):
-            # Renamed or moved: re-point the record instead of embedding again.
+        elif not file_exists(stored_origin) or same_file(stored_origin, article.origin):
+            # Renamed, moved, or a record that moved to another line of its JSON file:
+            # re-point the record instead of embedding again. Left pointing at its old line,
+            # it would be deleted as the "old version" of whatever record now sits there.
             self.store.articles.update(ids=[article.id],
                                        metadatas=[{"origin": article.origin}])
             summary.unchanged += 1
         else:
+            # This origin's own older text, if any, is no longer what the file says.
+            self._drop_stale(article)
             summary.skipped.append({"path": article.origin,
                                     "reason": f"same text as {stored_origin} (stored once)"})
         return True
@@ -138,39 +153,46 @@ class Ingestor:
         return len(stale)
 
     def _flush(self, pending: list[_Pending], summary: IngestSummary) -> None:
+        """Embed a batch and write it in two calls, every chunk and then every article record
+        (one call per article cost ~50 ms each: most of a large ingest's time)."""
         if not pending:
             return
-        texts = [c.text for p in pending for c in p.chunks]
-        vectors = self.embedder.embed(texts)
-        summary.chunks_embedded += len(texts)
-        row = 0
-        for p in pending:
-            vecs = vectors[row:row + len(p.chunks)]
-            row += len(p.chunks)
-            mean = vecs.mean(axis=0)
-            mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            self._near_duplicates(p.article, mean, summary)
-            self.store.upsert_chunks(p.chunks, vecs, p.article)
-            self.store.put_article(p.article, mean, len(p.chunks))
-            if self._drop_stale(p.article):
+        chunks = [c for p in pending for c in p.chunks]
+        vectors = self.embedder.embed([c.text for c in chunks])
+        summary.chunks_embedded += len(chunks)
+        ends = np.cumsum([len(p.chunks) for p in pending])
+        means = np.stack([vectors[end - len(p.chunks):end].mean(axis=0)
+                          for p, end in zip(pending, ends, strict=True)])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        articles = [p.article for p in pending]
+        self._near_duplicates(articles, means, summary)
+        self.store.upsert_chunks(chunks, vectors)
+        self.store.put_articles(articles, means, [len(p.chunks) for p in pending])
+        for article in articles:
+            if self._drop_stale(article):
                 summary.updated += 1
             else:
                 summary.added += 1
 
-    def _near_duplicates(self, article: Article, vector: np.ndarray,
+    def _near_duplicates(self, articles: list[Article], means: np.ndarray,
                          summary: IngestSummary) -> None:
-        mine: set[int] | None = None
-        for other_id, cosine in self.store.similar_articles(vector, 3):
-            if cosine < 0.85 or other_id == article.id:
-                continue
-            other = self.store.article(other_id)
-            if other is None or other.origin == article.origin:
-                continue
-            mine = mine if mine is not None else shingles(article.text)
-            score = containment(mine, shingles(other.text))
-            if score >= self.settings.near_dup_threshold:
-                summary.near_duplicates.append({"path": article.origin, "of": other.origin,
-                                                "similarity": round(score, 3)})
+        """Report each new article that mostly repeats a stored one or one earlier in its
+        batch: candidates by embedding (cosine >= 0.85), verdict by shingle containment."""
+        stored = self.store.similar_articles_many(means, 3)
+        cosines = means @ means.T
+        for i, article in enumerate(articles):
+            others = [self.store.article(aid) for aid, cosine in stored[i]
+                      if cosine >= 0.85 and aid != article.id]
+            others += [articles[j] for j in range(i) if cosines[i, j] >= 0.85]
+            mine: set[int] | None = None
+            for other in others:
+                if other is None or other.origin == article.origin:
+                    continue
+                mine = mine if mine is not None else shingles(article.text)
+                score = containment(mine, shingles(other.text))
+                if score >= self.settings.near_dup_threshold:
+                    summary.near_duplicates.append({"path": article.origin, "of": other.origin,
+                                                    "similarity": round(score, 3)})
 
     def prune(self) -> int:
         """Delete articles whose files are gone, and chunks no article owns."""
@@ -185,8 +207,21 @@ class Ingestor:
         return len(gone)
 
     def _bm25_stale(self) -> bool:
-        idx = bm25.BM25Index.load(bm25.index_path(self.store))
-        return idx is None or len(idx.ids) != self.store.count_chunks()
+        """Whether the BM25 index misses chunks (a killed run); counts its ids file rather
+        than loading the whole index."""
+        try:
+            indexed = len(json.loads((bm25.index_path(self.store) / "ids.json").read_text()))
+        except (OSError, ValueError):
+            return True
+        return indexed != self.store.count_chunks()
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two origins are records of one JSON file (`path#line` or `path#index`).
+
+    Example: same_file("/a.jsonl#1", "/a.jsonl#3") and not same_file("/a.txt", "/b.txt")
+    """
+    return "#" in a and "#" in b and "://" not in a + b and a.split("#")[0] == b.split("#")[0]
 
 
 def ingest(paths: list[str], settings: Settings, *, prune: bool = False,

@@ -104,9 +104,10 @@ class Store:
 
     # --- writes --------------------------------------------------------------------------
     def upsert_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray,
-                      article: Article) -> None:
-        """Chunks first, article record last: an article is only 'in' once all its chunks are,
-        so a run killed in between is completed (by stable ids, without duplicates) next time."""
+                      article: Article | None = None) -> None:
+        """Chunks first, article records last: an article is only 'in' once all its chunks are,
+        so a run killed in between is completed (by stable ids, without duplicates) next time.
+        Chunks of many articles may go in one call (`article` is not needed)."""
         for i in range(0, len(chunks), _PAGE):
             part = chunks[i:i + _PAGE]
             self.chunks.upsert(
@@ -118,13 +119,23 @@ class Store:
             )
 
     def put_article(self, article: Article, vector: np.ndarray, n_chunks: int) -> None:
-        meta: dict[str, Any] = {"title": article.title, "source": article.source,
-                                "url": article.url, "origin": article.origin,
-                                "chunks": n_chunks}
-        if article.date:
-            meta["date"] = article.date
-        self.articles.upsert(ids=[article.id], embeddings=vector[None, :],
-                             documents=[article.text], metadatas=[meta])
+        self.put_articles([article], vector[None, :], [n_chunks])
+
+    def put_articles(self, articles: Sequence[Article], vectors: np.ndarray,
+                     n_chunks: Sequence[int]) -> None:
+        """Article records (clean text, metadata, mean chunk vector), many per Chroma call:
+        each call is a transaction costing ~50 ms, whatever its size."""
+        metas: list[dict[str, Any]] = []
+        for article, n in zip(articles, n_chunks, strict=True):
+            meta: dict[str, Any] = {"title": article.title, "source": article.source,
+                                    "url": article.url, "origin": article.origin, "chunks": n}
+            if article.date:
+                meta["date"] = article.date
+            metas.append(meta)
+        for i in range(0, len(articles), _PAGE):
+            part = articles[i:i + _PAGE]
+            self.articles.upsert(ids=[a.id for a in part], embeddings=vectors[i:i + _PAGE],
+                                 documents=[a.text for a in part], metadatas=metas[i:i + _PAGE])
         _article_cache.cache_clear()
 
     def delete_article(self, article_id: str) -> None:
@@ -195,13 +206,18 @@ class Store:
                                                 strict=True)]
 
     def similar_articles(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self.similar_articles_many(vector[None, :], k)[0]
+
+    def similar_articles_many(self, vectors: np.ndarray, k: int
+                              ) -> list[list[tuple[str, float]]]:
+        """For each row of `vectors`, the k nearest articles as (id, cosine similarity)."""
         n = self.count_articles()
-        if n == 0:
-            return []
-        res = self.articles.query(query_embeddings=vector[None, :], n_results=min(k, n),
+        if n == 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        res = self.articles.query(query_embeddings=vectors, n_results=min(k, n),
                                   include=["distances"])
-        return [(aid, 1.0 - float(d)) for aid, d in zip(res["ids"][0], res["distances"][0],
-                                                       strict=True)]
+        return [[(aid, 1.0 - float(d)) for aid, d in zip(ids, dists, strict=True)]
+                for ids, dists in zip(res["ids"], res["distances"], strict=True)]
 
     def count_chunks(self) -> int:
         return int(self.chunks.count())
