@@ -3,12 +3,14 @@ with feedparser. Every failure is a Skip for that URL."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
-from index.loaders import Loaded, Skip, _nonempty
+from index.loaders import Loaded, Skip, _nonempty, megabytes
 from index.metadata import host_of, make_article
 
 MIN_ARTICLE_CHARS = 200  # less than this after extraction is a menu, a login wall, an index
@@ -23,7 +25,8 @@ def article_from_html(html: str, *, origin: str, url: str | None) -> Loaded:
 
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
                                       include_tables=True, favor_precision=True)
-    data: dict[str, Any] = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
+    data: dict[str, Any] = (doc.as_dict() if doc is not None and hasattr(doc, "as_dict")
+                            else dict(doc or {}))
     text = (data.get("text") or "").strip()
     if len(text) < MIN_ARTICLE_CHARS:
         return Skip(origin, "no article text found on the page (navigation, index or empty)")
@@ -44,7 +47,8 @@ def _fetch(client: httpx.Client, url: str, max_bytes: int) -> tuple[str, str] | 
     if resp.status_code >= 400:
         return Skip(url, f"HTTP {resp.status_code} {resp.reason_phrase}")
     if len(resp.content) > max_bytes:
-        return Skip(url, f"response is {len(resp.content) / 1e6:.1f} MB, over the limit")
+        return Skip(url, f"response is {megabytes(len(resp.content))}, over the "
+                         f"{megabytes(max_bytes)} limit (RAG_MAX_FILE_MB)")
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and not any(t in ctype for t in ("html", "xml", "text", "rss", "atom", "json")):
         return Skip(url, f"not a web page or feed (content-type {ctype})")
@@ -93,12 +97,39 @@ def _feed_items(client: httpx.Client, url: str, body: str, max_bytes: int) -> It
             if isinstance(item, Skip):
                 item = _from_entry(entry, link, publisher) or item
         if not isinstance(item, Skip):
-            # The feed knows the title, date and publisher better than page guesswork.
+            # The feed knows the title and date better than page guesswork, and its title
+            # names the publisher better than a bare host does (the page's own site name,
+            # when it has one, is better still).
+            page_source = None if _only_host(item.source, link) else item.source
             item = make_article(item.text, origin=link, url=link,
                                 title=entry.get("title") or item.title,
-                                source=item.source or publisher,
-                                date=item.date or entry.get("published") or entry.get("updated"))
+                                source=page_source or publisher,
+                                date=entry_date(entry) or item.date)
         yield item
+
+
+def _only_host(name: str, url: str) -> bool:
+    """Whether a page's 'site name' is just its URL's host (trafilatura's fallback, with or
+    without the port), not a publisher's name."""
+    netloc = urlparse(url).netloc.lower().removeprefix("www.")
+    return name.lower().removeprefix("www.") in {netloc, host_of(url)}
+
+
+def entry_date(entry: Any) -> str | None:
+    """A feed item's publication (else update) date as YYYY-MM-DD, the form trafilatura gives
+    for pages; the raw string when feedparser could not parse it.
+
+    Example: entry_date({"published": "Tue, 22 Oct 2024 10:00:00 GMT",
+                         "published_parsed": time.strptime("2024-10-22", "%Y-%m-%d")})
+             == "2024-10-22"
+    """
+    for key in ("published", "updated"):
+        parsed = entry.get(f"{key}_parsed")
+        if parsed:
+            return time.strftime("%Y-%m-%d", parsed)
+        if entry.get(key):
+            return str(entry[key])
+    return None
 
 
 def _from_entry(entry: Any, link: str, publisher: str) -> Loaded | None:
@@ -111,4 +142,4 @@ def _from_entry(entry: Any, link: str, publisher: str) -> Loaded | None:
     if not text or len(text) < MIN_ARTICLE_CHARS:
         return None
     return make_article(text, origin=link, url=link, title=entry.get("title"), source=publisher,
-                        date=entry.get("published"))
+                        date=entry_date(entry))
