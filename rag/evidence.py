@@ -162,3 +162,16 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
         e.score = (0.6 * e.semantic + 0.4 * e.lexical + answer_type_bonus(question, e.text)
                    + source_bonus(question, e.article) - 0.01 * e.passage)
     return sorted(evidence, key=lambda e: -e.score)
+
+
+def rerank(hits: list[Hit], ranked: list[Evidence], k: int) -> list[Hit]:
+    """Order retrieved chunks by their best evidence sentence (meaning and the question's
+    terms at sentence level), keeping fused order for ties; the top k are the passages.
+
+    Example: rerank([h1, h2], [sentence_of_h2_scoring_high], 1) == [h2]
+    """
+    best: dict[str, float] = {}
+    for e in ranked:
+        best[e.chunk_id] = max(best.get(e.chunk_id, -1.0), e.score)
+    order = sorted(range(len(hits)), key=lambda i: (-best.get(hits[i].chunk.id, -1.0), i))
+    return [hits[i] for i in order[:k]]

@@ -83,10 +83,15 @@ class RagService:
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
         standalone = self._standalone(q, history)
-        hits = self.retriever.retrieve(standalone)
+        # Fused candidates, then reranked by their best sentence: the top_k are the passages.
+        pool = self.retriever.retrieve(standalone, max(self.settings.rerank_pool,
+                                                       self.settings.top_k))
         qvec = self.retriever.embed_query(standalone)
-        ranked = evidence.score(standalone, qvec, evidence.candidates(hits), self.embedder,
+        ranked = evidence.score(standalone, qvec, evidence.candidates(pool), self.embedder,
                                 bm25.get_index(self.store).idf)
+        hits = evidence.rerank(pool, ranked, self.settings.top_k)
+        kept = {h.chunk.id for h in hits}
+        ranked = [e for e in ranked if e.chunk_id in kept]
         t1 = time.perf_counter()
         draft: Draft | None = None
         if self._generator is None:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     top_k: int = _env("RAG_TOP_K", 6, "Passages handed to the answerer.", ge=1, le=50)
     candidate_k: int = _env("RAG_CANDIDATE_K", 30,
                             "Candidates taken from each retriever before fusion.", ge=1)
+    rerank_pool: int = _env("RAG_RERANK_POOL", 10,
+                            "Fused candidates reranked by their best evidence sentence.",
+                            ge=1, le=100)
     rrf_k: int = _env("RAG_RRF_K", 60, "Reciprocal rank fusion constant.", ge=1)
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = _env(
         "RAG_RETRIEVAL", "hybrid", "Retriever: hybrid (dense + BM25, fused), dense or bm25.")
