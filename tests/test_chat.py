@@ -32,7 +32,8 @@ def server(service: Any, sample_store: Path, feedback_dir: Path) -> Iterator[str
 
 
 def chat_client(url: str) -> Client:
-    return Client(f"{url}/chat/", verbose=False, download_files=False, analytics_enabled=False)
+    return Client(f"{url}/chat/", verbose=False, download_files=False, analytics_enabled=False,
+                  httpx_kwargs={"timeout": 120})
 
 
 def ask(client: Client, question: str) -> tuple[list[dict[str, Any]], str, str]:

@@ -106,7 +106,9 @@ def sources(a: Answer | None, token: str | None = None) -> str:
 
 
 def viewer(c: Citation | None, token: str | None = None) -> str:
-    """The source viewer: the article page in a frame that may not run script."""
+    """The source viewer: the article page in a frame that may not run script. Without
+    allow-same-origin the frame is its own (opaque) origin, so its #quote jump scrolls only
+    the frame, never the chat around it."""
     if c is None:
         inner = ('<div class="rag-viewer-empty">Click a numbered citation to read it in '
                  'its article, highlighted.</div>')
@@ -116,8 +118,8 @@ def viewer(c: Citation | None, token: str | None = None) -> str:
         src = viewer_path(c.article_id, c.start, c.end, token)
     return ('<div class="rag-viewer"><div class="rag-panel-title">Source viewer</div>'
             f'{inner}<iframe id="rag-viewer-frame" name="rag-viewer" title="Source viewer" '
-            f'src="{escape(src)}" sandbox="allow-same-origin allow-popups '
-            'allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"'
+            f'src="{escape(src)}" sandbox="allow-popups allow-popups-to-escape-sandbox" '
+            'referrerpolicy="no-referrer"'
             f'{" hidden" if c is None else ""}></iframe></div>')
 
 
