@@ -15,8 +15,11 @@ server mode alike.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -145,9 +148,13 @@ class Ingestor:
                                     "reason": f"same text as {stored_origin} (stored once)"})
         return True
 
+    def _stale_ids(self, article: Article) -> list[str]:
+        """Older versions of this article in the store (same origin, other text)."""
+        return [a for a in self.store.article_ids_by_origin(article.origin) if a != article.id]
+
     def _drop_stale(self, article: Article) -> int:
-        """Remove older versions of this article (same origin, other text)."""
-        stale = [a for a in self.store.article_ids_by_origin(article.origin) if a != article.id]
+        """Remove older versions of this article."""
+        stale = self._stale_ids(article)
         for aid in stale:
             self.store.delete_article(aid)
         return len(stale)
@@ -166,13 +173,16 @@ class Ingestor:
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
         articles = [p.article for p in pending]
         self._near_duplicates(articles, means, summary)
-        self.store.upsert_chunks(chunks, vectors)
-        self.store.put_articles(articles, means, [len(p.chunks) for p in pending])
-        for article in articles:
-            if self._drop_stale(article):
-                summary.updated += 1
-            else:
-                summary.added += 1
+        stale = [self._stale_ids(a) for a in articles]  # older versions of the same files
+        with _ctrl_c_deferred():
+            self.store.upsert_chunks(chunks, vectors)
+            self.store.put_articles(articles, means, [len(p.chunks) for p in pending])
+            updated = sum(1 for ids in stale if ids)
+            summary.updated += updated
+            summary.added += len(articles) - updated
+            for ids in stale:
+                for aid in ids:
+                    self.store.delete_article(aid)
 
     def _near_duplicates(self, articles: list[Article], means: np.ndarray,
                          summary: IngestSummary) -> None:
@@ -214,6 +224,25 @@ class Ingestor:
         except (OSError, ValueError):
             return True
         return indexed != self.store.count_chunks()
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done: a batch's writes and its counts in the summary
+    go together (an interrupt that landed after Chroma stored the articles but before they
+    were counted reported them as never added). Only the main thread can take signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None
+                      else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def same_file(a: str, b: str) -> bool:

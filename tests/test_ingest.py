@@ -454,6 +454,41 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
     assert {cid for cid, _, _ in chunk_rows(store)} == expected
 
 
+def test_ctrl_c_mid_ingest_reports_what_was_stored_and_a_rerun_finishes(
+        tmp_path: Path, models: Path) -> None:
+    n = 300
+    folder = tmp_path / "generated"
+    generate_corpus(folder, n)
+    store_dir = tmp_path / "store"
+    proc = subprocess.Popen([*rag_command(), "ingest", str(folder), "--json",
+                             "--store", str(store_dir)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=cli_env(RAG_MODEL_CACHE=str(models)))
+    try:
+        deadline = time.monotonic() + 240
+        while article_rows(store_dir) == 0:
+            assert proc.poll() is None, "the ingest finished before it could be interrupted"
+            assert time.monotonic() < deadline, "no articles stored after 240 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and 0 < summary["added"] < n
+    settings = load_settings(store_dir=store_dir)
+    assert store_stats(settings)["articles"] == summary["articles"] == summary["added"]
+
+    resumed = ingest([str(folder)], settings)
+    assert (resumed.unchanged, resumed.added) == (summary["added"], n - summary["added"])
+    assert_consistent(reader(settings))
+    assert resumed.chunks == len(expected_chunk_ids(folder, settings))
+
+
 def test_a_rerun_repairs_what_an_interrupted_run_left_behind(
         corpus: Path, make_settings: MakeSettings, ingest_into: Ingest) -> None:
     """The two states a kill can leave: chunks written without their article record, and an
