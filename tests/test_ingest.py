@@ -5,7 +5,6 @@ on a real Chroma store in tmp_path and the real bundled embedder."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -417,30 +416,38 @@ def expected_chunk_ids(folder: Path, settings: Settings) -> set[str]:
     return {c.id for a in loaded(folder) for c in chunks_of(a, settings)}
 
 
-def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
-        tmp_path: Path, models: Path) -> None:
-    n = 300  # more than one flush of 256 chunks: the kill lands with the first one stored
+def interrupt_ingest(tmp_path: Path, models: Path, sig: signal.Signals, n: int = 300
+                     ) -> tuple[Path, Settings, int, str, str]:
+    """`rag ingest --json` over n generated articles (more than one flush of 256 chunks),
+    sent `sig` as soon as the first articles are stored; returns the corpus folder, the
+    store's settings, and the exit code, stdout and stderr."""
     folder = tmp_path / "generated"
     generate_corpus(folder, n)
     store_dir = tmp_path / "store"
     proc = subprocess.Popen([*rag_command(), "ingest", str(folder), "--json",
                              "--store", str(store_dir)],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=cli_env(RAG_MODEL_CACHE=str(models)))
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=cli_env(RAG_MODEL_CACHE=str(models)))
     try:
         deadline = time.monotonic() + 240
         while article_rows(store_dir) == 0:
-            assert proc.poll() is None, "the ingest finished before it could be killed"
+            assert proc.poll() is None, "the ingest finished before it could be interrupted"
             assert time.monotonic() < deadline, "no articles stored after 240 s"
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+            proc.wait()
+    return folder, load_settings(store_dir=store_dir), proc.returncode, out, err
 
-    settings = load_settings(store_dir=store_dir)
+
+def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
+        tmp_path: Path, models: Path) -> None:
+    n = 300
+    folder, settings, code, _, _ = interrupt_ingest(tmp_path, models, signal.SIGKILL, n)
+    assert code == -signal.SIGKILL
     stats = store_stats(settings)  # readable after the kill
     assert 0 < stats["articles"] < n
 
@@ -457,30 +464,10 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
 def test_ctrl_c_mid_ingest_reports_what_was_stored_and_a_rerun_finishes(
         tmp_path: Path, models: Path) -> None:
     n = 300
-    folder = tmp_path / "generated"
-    generate_corpus(folder, n)
-    store_dir = tmp_path / "store"
-    proc = subprocess.Popen([*rag_command(), "ingest", str(folder), "--json",
-                             "--store", str(store_dir)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=cli_env(RAG_MODEL_CACHE=str(models)))
-    try:
-        deadline = time.monotonic() + 240
-        while article_rows(store_dir) == 0:
-            assert proc.poll() is None, "the ingest finished before it could be interrupted"
-            assert time.monotonic() < deadline, "no articles stored after 240 s"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130
-    assert "Traceback" not in err
+    folder, settings, code, out, err = interrupt_ingest(tmp_path, models, signal.SIGINT, n)
+    assert code == 130 and "Traceback" not in err
     summary = json.loads(out)
     assert summary["interrupted"] is True and 0 < summary["added"] < n
-    settings = load_settings(store_dir=store_dir)
     assert store_stats(settings)["articles"] == summary["articles"] == summary["added"]
 
     resumed = ingest([str(folder)], settings)
