@@ -17,12 +17,12 @@ import pytest
 from tests.ui_fixtures import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     XSS_QUESTION,
-    live_server,
-    surface_settings,
+    sample_server,
+    serve_app,
     xss_service,
     xss_store,
 )
-from ui.api import create_app
+from ui.api import embed_snippet
 from ui.feedback import FeedbackStore
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,22 +50,18 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture(scope="module")
-def feedback_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("browser")
+served = sample_server("browser")  # (url, feedback folder)
 
 
 @pytest.fixture(scope="module")
-def server(service: Any, sample_store: Path, feedback_dir: Path) -> Iterator[str]:
-    with live_server(create_app(surface_settings(sample_store, feedback_dir), service)) as url:
-        yield url
+def server(served: tuple[str, Path]) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="module")
 def hostile_server(xss_service: Any, xss_store: Path,  # noqa: F811
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = surface_settings(xss_store, tmp_path_factory.mktemp("hostile"))
-    with live_server(create_app(settings, xss_service)) as url:
+    for url, _ in serve_app(xss_service, xss_store, tmp_path_factory.mktemp("hostile")):
         yield url
 
 
@@ -134,7 +130,7 @@ def ask_in_chat(pg: Any, base: str, question: str) -> None:
 
 
 def test_chat_streams_an_answer_and_a_citation_opens_the_highlighted_quote(
-        page: tuple[Any, Watch], server: str, feedback_dir: Path) -> None:
+        page: tuple[Any, Watch], server: str, served: tuple[str, Path]) -> None:
     pg, watch = page
     ask_in_chat(pg, server, QUESTION)
     drafts = pg.evaluate("window.__drafts")
@@ -165,7 +161,7 @@ def test_chat_streams_an_answer_and_a_citation_opens_the_highlighted_quote(
     pg.locator('#rag-chat button[aria-label="Like"]').last.click()
     pg.wait_for_timeout(300)
     for _ in range(50):
-        rows = FeedbackStore(feedback_dir / "feedback.sqlite3").rows()
+        rows = FeedbackStore(served[1] / "feedback.sqlite3").rows()
         if rows:
             break
         pg.wait_for_timeout(100)
@@ -195,6 +191,32 @@ def test_widget_on_a_wiki_page_answers_with_clickable_highlighted_evidence(
     shot(viewer, "widget-viewer.png")
     assert watch.offsite == [] and watch.errors == []
     assert viewer._watch.offsite == []
+
+
+def test_readme_snippet_in_a_plain_page_elsewhere_answers_with_evidence(
+        page: tuple[Any, Watch], server: str, tmp_path: Path) -> None:
+    """The README's snippet, pasted into a page of another origin (a local file): no CORS
+    setting is needed, since the chat runs in a frame of the answering server."""
+    pg, watch = page
+    plain = tmp_path / "wiki.html"
+    plain.write_text(f"<!doctype html><title>Wiki</title><h1>Our wiki</h1>"
+                     f"{embed_snippet(server)}", encoding="utf-8")
+    pg.goto(plain.as_uri())
+    launcher = pg.locator('#rag-widget button[part="launcher"]')
+    launcher.click()
+    widget = pg.frame_locator("#rag-widget iframe")
+    widget.locator("#w-q").fill(QUESTION)
+    widget.locator("#w-send").click()
+    cite = widget.locator("a.w-cite").first
+    cite.wait_for(timeout=120_000)
+    shot(pg, "snippet-plain-page.png")
+    with pg.context.expect_page() as popup:
+        cite.click()
+    viewer = popup.value
+    viewer.wait_for_load_state()
+    assert quote_in_view(viewer.main_frame)
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert watch.offsite == [] and watch.errors == []
 
 
 def test_hostile_article_never_runs_in_chat_viewer_or_widget(

@@ -5,7 +5,6 @@ session's history, refusals say so, votes land in SQLite, and the token gates th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,19 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from tests.ui_fixtures import live_server, surface_settings
+from tests.ui_fixtures import live_server, sample_server, surface_settings
 from ui.api import create_app
 from ui.feedback import FeedbackStore
 
 QUESTION = "How many hostages remain held in Gaza?"
 
 
-@pytest.fixture(scope="module")
-def feedback_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("chat")
+served = sample_server("chat")  # (url, feedback folder)
 
 
 @pytest.fixture(scope="module")
-def server(service: Any, sample_store: Path, feedback_dir: Path) -> Iterator[str]:
-    with live_server(create_app(surface_settings(sample_store, feedback_dir), service)) as url:
-        yield url
+def server(served: tuple[str, Path]) -> str:
+    return served[0]
 
 
 def chat_client(url: str) -> Client:
@@ -82,11 +78,11 @@ def test_refusal_is_shown_plainly(server: str) -> None:
 
 
 def test_vote_is_stored_with_question_answer_and_citations(server: str,
-                                                           feedback_dir: Path) -> None:
+                                                           served: tuple[str, Path]) -> None:
     client = chat_client(server)
     messages, _, _ = ask(client, QUESTION)
     assert client.predict(1, "up", api_name="/feedback") == "Thanks: your feedback is saved."
-    rows = [r for r in FeedbackStore(feedback_dir / "feedback.sqlite3").rows()
+    rows = [r for r in FeedbackStore(served[1] / "feedback.sqlite3").rows()
             if r["surface"] == "chat"]
     assert len(rows) == 1
     row = rows[0]

@@ -16,8 +16,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from tests.ui_fixtures import live_server, surface_settings
-from ui.api import create_app
+from tests.ui_fixtures import serve_app
 
 CLIENTS = 20
 TOPICS = [
@@ -39,8 +38,8 @@ def server(service: Any, sample_store: Path, tmp_path_factory: pytest.TempPathFa
            ) -> Iterator[str]:
     # The default rate limit (60 a minute per client) stays on: all 20 clients share the
     # loopback address, and 40 API requests plus 40 chat questions fit within it apart.
-    settings = surface_settings(sample_store, tmp_path_factory.mktemp("load"), rate_limit=60)
-    with live_server(create_app(settings, service)) as url:
+    for url, _ in serve_app(service, sample_store, tmp_path_factory.mktemp("load"),
+                            rate_limit=60):
         yield url
 
 

@@ -11,8 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.ui_fixtures import live_server, surface_settings
-from ui.api import create_app
+from tests.ui_fixtures import serve_app
 
 QUESTION = "How many hostages remain held in Gaza?"
 TOKEN = "test-token-123"
@@ -21,9 +20,8 @@ TOKEN = "test-token-123"
 @pytest.fixture(scope="module")
 def server(service: Any, sample_store: Path, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:
-    settings = surface_settings(sample_store, tmp_path_factory.mktemp("openai"),
-                                api_token=TOKEN)
-    with live_server(create_app(settings, service)) as url:
+    for url, _ in serve_app(service, sample_store, tmp_path_factory.mktemp("openai"),
+                            api_token=TOKEN):
         yield url
 
 

@@ -93,7 +93,9 @@ def live_server(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # Open event streams (Gradio's heartbeats) would hold a graceful shutdown for long.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -107,6 +109,29 @@ def live_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def serve_app(service: Any, store: Path, folder: Path, **overrides: object
+              ) -> Iterator[tuple[str, Path]]:
+    """For a module's server fixture: the whole app over `store` on loopback; yields its
+    URL and the folder holding its feedback database."""
+    from ui.api import create_app
+
+    with live_server(create_app(surface_settings(store, folder, **overrides), service)) as url:
+        yield url, folder
+
+
+def sample_server(name: str) -> Any:
+    """A module-scoped fixture serving the app over the sample store; its value is
+    (base URL, folder of the feedback database). In a test module: `served = sample_server("x")`.
+    """
+
+    @pytest.fixture(scope="module")
+    def served(service: Any, sample_store: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[str, Path]]:
+        yield from serve_app(service, sample_store, tmp_path_factory.mktemp(name))
+
+    return served
 
 
 def sse_events(body: str) -> list[tuple[str, str]]:

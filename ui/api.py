@@ -141,8 +141,10 @@ def article_page(article_id: str, request: Request, creds: Creds, start: int | N
 
 
 # --- widget ----------------------------------------------------------------------------------
+# No frame-ancestors: the widget is meant to be framed by any page (and `*` would leave out
+# pages opened from files). Its data is guarded by the token, not by who frames it.
 WIDGET_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-              "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors *")
+              "object-src 'none'; base-uri 'none'; form-action 'none'")
 
 
 @router.get("/widget", include_in_schema=False)
