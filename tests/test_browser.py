@@ -219,6 +219,32 @@ def test_readme_snippet_in_a_plain_page_elsewhere_answers_with_evidence(
     assert watch.offsite == [] and watch.errors == []
 
 
+def test_widget_sends_the_token_and_signed_links_open_without_it(
+        page: tuple[Any, Watch], service: Any, sample_store: Path, tmp_path: Path) -> None:
+    pg, watch = page
+    for url, _ in serve_app(service, sample_store, tmp_path, api_token="s3cret"):
+        pg.goto(f"{url}/widget/demo")  # no token: the widget says why it cannot answer
+        widget = pg.frame_locator("#rag-widget >> iframe")
+        widget.locator("#w-q").fill(QUESTION)
+        widget.locator("#w-q").press("Enter")
+        widget.locator(".w-error").wait_for(timeout=60_000)
+        assert "bearer token" in widget.locator(".w-error").inner_text()
+
+        pg.goto(f"{url}/widget/demo?token=s3cret")
+        widget = pg.frame_locator("#rag-widget >> iframe")
+        widget.locator("#w-q").fill(QUESTION)
+        widget.locator("#w-q").press("Enter")
+        cite = widget.locator("a.w-cite").first
+        cite.wait_for(timeout=120_000)
+        assert "sig=" in (cite.get_attribute("href") or "")
+        with pg.context.expect_page() as popup:
+            cite.click()
+        viewer = popup.value
+        viewer.wait_for_load_state()
+        assert quote_in_view(viewer.main_frame)
+    assert watch.errors == []
+
+
 def test_hostile_article_never_runs_in_chat_viewer_or_widget(
         page: tuple[Any, Watch], hostile_server: str) -> None:
     pg, watch = page

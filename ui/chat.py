@@ -85,7 +85,7 @@ class ChatApp:
         yield messages, "", session, gr.skip(), gr.skip()
 
         key = request.client.host if request and request.client else "unknown"
-        wait = self.ctx.limiter.retry_after(f"chat:{key}")
+        wait = self.ctx.limiter.retry_after(key)  # the same budget as the client's API calls
         if wait:
             messages[-1]["content"] = html.notice(
                 f"Too many questions at once: try again in {wait:.0f} seconds.")
