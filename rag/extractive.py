@@ -86,7 +86,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
     if conflicts:
         parts = []
         for c in citations:
-            who = c.source or label(c.title)
+            who = c.source or ("One report" if not parts else "Another report")
             when = f" ({c.date})" if c.date else ""
             parts.append(f"{who}{when}: {c.quote} [{c.n}]")
         text = "The sources give different figures. " + " ".join(parts)
