@@ -174,6 +174,13 @@ def test_cli_stats_reports_what_the_store_holds(cli_store: dict[str, Any],
     assert stats["bytes"] > 100_000
 
 
+def test_cli_stats_on_a_store_never_ingested_says_what_to_do(tmp_path: Path,
+                                                             models: Path) -> None:
+    proc = run_rag("stats", "--store", "nowhere", cwd=tmp_path, models=models)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == "rag stats: error: no store at nowhere: run `rag ingest PATH` first\n"
+
+
 def test_cli_exits_non_zero_only_when_nothing_could_be_ingested(tmp_path: Path,
                                                                 models: Path) -> None:
     (tmp_path / "empty").mkdir()
@@ -222,6 +229,18 @@ def test_rerun_over_the_sample_store_embeds_nothing(sample_settings: MakeSetting
     assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 5)
     assert summary.chunks_embedded == 0 and summary.skipped == []
     assert summary.articles == 5
+
+
+def test_an_unchanged_rerun_repairs_a_bm25_index_out_of_step(
+        sample_settings: MakeSettings) -> None:
+    """A run killed after its last Chroma write but before the BM25 index was saved."""
+    settings = sample_settings()
+    ids_file = bm25.index_path(reader(settings)) / "ids.json"
+    ids_file.write_text("[]")
+    summary = ingest([str(SAMPLE)], settings)
+    assert (summary.unchanged, summary.chunks_embedded) == (5, 0)
+    assert_consistent(reader(settings))
+    assert bm25.BM25Index.load(ids_file.parent).search("Sinwar", 1)  # type: ignore[union-attr]
 
 
 def test_a_changed_file_replaces_its_old_chunks(corpus: Path, make_settings: MakeSettings,
