@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from index.loaders import Loaded, Skip, load_paths
+from rag.settings import Settings
 from rag.types import Article
 from tests.conftest import SAMPLE
 
@@ -214,7 +216,7 @@ def bad_batch(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
 
 
 def test_every_bad_file_is_named_with_a_reason_and_the_rest_still_loads(
-        bad_batch: tuple[Path, dict[str, Path]], make_settings) -> None:  # type: ignore[no-untyped-def]
+        bad_batch: tuple[Path, dict[str, Path]], make_settings: Callable[..., Settings]) -> None:
     folder, f = bad_batch
     settings = make_settings(max_file_mb=0.005)  # RAG_MAX_FILE_MB, set small
     items = list(load_paths([str(folder)], int(settings.max_file_mb * 1e6),

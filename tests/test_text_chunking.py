@@ -62,7 +62,7 @@ def _first_sentence(name: str) -> str:
 def test_sentences_are_exact_slices_covering_the_whole_article(article: Article) -> None:
     sentences = split_sentences(article.text)
     assert len(sentences) > 5
-    covered = set()
+    covered: set[int] = set()
     last_end = 0
     for s in sentences:
         assert article.text[s.start:s.end] == s.text
