@@ -1,0 +1,224 @@
+"""Scale runs: collections of N generated chunks (10k, 100k, 300k), each in its own process.
+
+Embedding 300k chunks takes ~1.5 h of model time on 2 cores, so each store is built in two
+parts:
+1. bulk: N - SLICE chunks, cut by the product's own chunker (same ids, texts, offsets) and
+   written through its Store in large batches, with synthetic vectors (real chunk vectors
+   plus noise, see bench.common.Synthetic): the bench's fast path, not the product's;
+2. slice: the last ~SLICE chunks through the real pipeline (`Ingestor.run` on a JSONL file)
+   with the real ONNX model. Its throughput is ingest throughput *at that collection size*,
+   and it ends with the real BM25 rebuild over all N chunks.
+Then, in the same warm process: BM25 load time, retrieval p50/p95 per mode, extractive ask
+p50/p95, RSS and disk. Retrieval quality is not reported here (synthetic vectors); see the
+side-by-side comparison for quality.
+
+    python -m bench.scale 10000 /tmp/scale-10k      # one size, prints JSON
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import gen
+from bench.common import OUT, Metered, RssSampler, Synthetic, dir_bytes, load, percentile
+from bench.systems import Product, timed
+
+SLICE = 1000  # chunks ingested through the real pipeline at every size
+QUESTIONS = 200
+
+
+def _pool(onnx: Any, settings: Any, n: int = 2000) -> np.ndarray:
+    """Real vectors of n generated chunks (cached in bench/out)."""
+    path = OUT / f"scale-pool-{n}.npy"
+    if path.exists():
+        return np.asarray(np.load(path), dtype=np.float32)
+    texts: list[str] = []
+    for _rec, _article, chunks, _qs in _articles(settings, onnx, 2 * n, seed=99):
+        texts.extend(c.text for c in chunks)
+        if len(texts) >= n:
+            break
+    pool = onnx.embed(texts[:n])
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.save(path, pool)
+    return pool
+
+
+def _articles(settings: Any, embedder: Any, n_articles: int, seed: int = 7) -> Any:
+    """(JSONL record, Article, chunks, questions) as the pipeline would make them."""
+    from index.chunking import chunk_article
+    from index.metadata import make_article
+
+    def fits(text: str) -> bool:
+        return bool(embedder.count_tokens(text) <= embedder.max_tokens)
+
+    for art, qs in gen.generate(n_articles, seed):
+        rec = {"title": art.title, "text": art.text.split("\n\n", 1)[1],
+               "url": f"https://news.example/{art.name[:-4]}"}
+        article = make_article(rec["text"], origin=rec["url"], url=rec["url"],
+                               title=rec["title"])
+        chunks = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap, fits)
+        for q in qs:
+            q.sources = [rec["url"]]
+        yield rec, article, chunks, qs
+
+
+def _bulk(prod: Product, embedder: Any, target: int, n_articles: int, slice_file: Path
+          ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Write articles until `target` chunks through the Store in big batches, then the next
+    ~SLICE chunks' records to `slice_file`; return counts and every article's questions."""
+    store = prod.store()
+    chunks_buf: list[Any] = []
+    arts_buf: list[tuple[Any, int]] = []
+    counts = {"articles": 0, "chunks": 0, "slice_articles": 0, "slice_chunks": 0}
+    questions: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if not chunks_buf:
+            return
+        vecs = embedder.embed([c.text for c in chunks_buf])
+        store.upsert_chunks(chunks_buf, vecs, None)
+        row, ids, means, docs, metas = 0, [], [], [], []
+        for article, count in arts_buf:
+            mean = vecs[row:row + count].mean(axis=0)
+            row += count
+            ids.append(article.id)
+            means.append(mean / np.linalg.norm(mean))
+            docs.append(article.text)
+            metas.append({"title": article.title, "source": article.source, "url": article.url,
+                          "origin": article.origin, "chunks": count})
+        store.articles.upsert(ids=ids, embeddings=np.stack(means), documents=docs,
+                              metadatas=metas)
+        chunks_buf.clear()
+        arts_buf.clear()
+
+    with slice_file.open("w", encoding="utf-8") as fh:
+        for rec, article, chunks, qs in _articles(prod.settings, embedder, n_articles):
+            questions.extend(q.__dict__ for q in qs)
+            if counts["chunks"] + len(chunks) <= target:
+                chunks_buf.extend(chunks)
+                arts_buf.append((article, len(chunks)))
+                counts["chunks"] += len(chunks)
+                counts["articles"] += 1
+                if len(chunks_buf) >= 4000:
+                    flush()
+                continue
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            counts["slice_articles"] += 1
+            counts["slice_chunks"] += len(chunks)
+            if counts["slice_chunks"] >= SLICE:
+                break
+    flush()
+    return counts, questions
+
+
+def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
+    from rag import bm25
+    from rag.embeddings import get_embedder
+    from rag.settings import load_settings
+
+    sampler = RssSampler()
+    settings = load_settings(store_dir=work / "store")
+    onnx = get_embedder(settings)
+    synthetic = Synthetic(onnx, _pool(onnx, settings))
+    prod = Product(work / "store", onnx)
+    out: dict[str, Any] = {"target_chunks": n_chunks, "slice_chunks": SLICE}
+    per_article = 2.6  # chunks per generated article (calibrated on the 2,000-article corpus)
+    n_articles = math.ceil(n_chunks / per_article * 1.2) + 200
+    slice_file = work / "slice.jsonl"
+    work.mkdir(parents=True, exist_ok=True)
+    with sampler.phase() as ph:
+        counts, questions = _bulk(prod, synthetic, max(n_chunks - SLICE, 0), n_articles,
+                                  slice_file)
+    out["bulk"] = {**ph, **counts}
+    # The real pipeline on the slice, the real model; the BM25 rebuild timed on its own.
+    metered = Metered(onnx)
+    rebuild_phase: dict[str, Any] = {}
+    real_rebuild = bm25.rebuild
+
+    def timed_rebuild(store: Any) -> Any:
+        rebuild_phase["stream_peak_rss_mb"] = sampler.peak_mb()  # before the rebuild
+        with sampler.phase() as ph2:
+            idx = real_rebuild(store)
+        rebuild_phase.update(ph2)
+        return idx
+
+    bm25.rebuild = timed_rebuild
+    try:
+        with sampler.phase() as ph:
+            summary = prod.ingest([str(slice_file)], embedder=metered)
+    finally:
+        bm25.rebuild = real_rebuild
+    stream_s = ph["seconds"] - rebuild_phase.get("seconds", 0.0)
+    out["slice"] = {**ph, **summary, **metered.figures(), "bm25_rebuild": rebuild_phase,
+                    "chunks_per_s_with_model": round(summary["chunks_embedded"] / stream_s, 1),
+                    "chunks_per_s_without_model": round(
+                        summary["chunks_embedded"] / max(stream_s - metered.seconds, 1e-9), 1)}
+    total = summary["chunks"]
+    out["chunks"] = total
+    out["store_bytes"] = prod.disk_bytes()
+    path = bm25.index_path(prod.store())
+    out["bm25_bytes"] = dir_bytes(path)
+    t0 = time.perf_counter()
+    bm25.BM25Index.load(path)
+    out["bm25_load_s"] = round(time.perf_counter() - t0, 3)
+    # Warm-process latency, over questions about articles in the collection.
+    texts = [q["question"] for q in questions[:QUESTIONS]]
+    out["modes"] = {}
+    for mode in ("hybrid", "dense", "bm25"):
+        with sampler.phase() as ph:
+            prod.retrieve("What happened at the meeting on Tuesday?", mode)
+        prod.forget_queries()
+        ms = [timed(prod.retrieve, q, mode)[0] for q in texts]
+        row: dict[str, Any] = {"first_query_s": ph["seconds"],
+                               "retrieve": {"p50_ms": percentile(ms, 50),
+                                            "p95_ms": percentile(ms, 95), "load": load()}}
+        if mode == "hybrid":
+            prod.forget_queries()
+            ms = [timed(prod.ask, q, mode)[0] for q in texts[:100]]
+            row["ask"] = {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
+                          "load": load()}
+        out["modes"][mode] = row
+    out["warm_rss_mb"] = round(sampler.rss() / 2**20, 1)
+    sampler.close()
+    return out
+
+
+def run_sizes(sizes: list[int], work: Path, quick: bool = False) -> dict[str, Any]:
+    """Each size in a fresh process (clean memory figures); a plot in bench/out."""
+    rows = []
+    for n in sizes:
+        where = work / f"scale-{n}"
+        print(f"== scale {n} chunks (load {load()})", flush=True)
+        done = subprocess.run([sys.executable, "-m", "bench.scale", str(n), str(where)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"scale {n}: {done.stderr[-2000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"  {row['chunks']} chunks: hybrid p50 "
+              f"{row['modes']['hybrid']['retrieve']['p50_ms']} ms, ask p50 "
+              f"{row['modes']['hybrid']['ask']['p50_ms']} ms, rss {row['warm_rss_mb']} MB",
+              flush=True)
+        import shutil
+
+        shutil.rmtree(where, ignore_errors=True)
+    from bench.plot import plot_scale
+
+    png = plot_scale(rows, OUT / ("scale-quick.png" if quick else "scale.png"))
+    return {"sizes": rows, "plot": str(png.relative_to(OUT.parent.parent))}
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("RAG_MODEL_CACHE", str(OUT / "models"))
+    result = one_size(int(sys.argv[1]), Path(sys.argv[2]))
+    print(json.dumps(result))

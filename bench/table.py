@@ -1,0 +1,208 @@
+"""Markdown tables (and the goals check) from the benchmark's JSON results.
+
+    python -m bench.table                              # print, from bench/results
+    python -m bench.table --write docs/benchmarks.md   # the page the README links to
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, ROOT
+
+
+def _read(folder: Path, name: str) -> dict[str, Any] | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ms(d: dict[str, Any] | None) -> str:
+    return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}" if d and d.get("p50_ms") is not None else "–"
+
+
+def _mb(n: float | None) -> str:
+    return "–" if n is None else f"{n / 2**20:,.1f}"
+
+
+def _load(*loads: Any) -> str:
+    flat = [x for v in loads for x in (v if isinstance(v, list) else [v]) if x is not None]
+    return f"{min(flat):.1f}–{max(flat):.1f}" if flat else "–"
+
+
+def compare_table(c: dict[str, Any]) -> str:
+    p, s = c["product"], c.get("starter")
+    m = p["modes"]
+    cols = [m["hybrid"], m["dense"], m["bm25"]]
+    ing = p["ingest"]
+    rows = [
+        ("hit@5 (gold among top 5 articles)", *(f"{x['quality']['hit@5']:.3f}" for x in cols),
+         f"{s['quality']['hit@5']:.3f}" if s else "–"),
+        ("MRR@5", *(f"{x['quality']['mrr@5']:.3f}" for x in cols),
+         f"{s['quality']['mrr@5']:.3f}" if s else "–"),
+        ("retrieval p50 / p95 ms", *(_ms(x["retrieve"]) for x in cols),
+         _ms(s["retrieve"]) if s else "–"),
+        ("`ask` p50 / p95 ms (extractive)", *(_ms(x["ask"]) for x in cols),
+         "n/a (needs an LLM)"),
+        ("chunks", f"{ing['chunks']:,}", "same store", "same store",
+         f"{s['ingest']['chunks']:,}" if s else "–"),
+        ("ingest s", f"{ing['seconds']:.1f}", "", "",
+         f"{s['ingest']['seconds']:.1f}" if s else "–"),
+        ("word pieces embedded", f"{ing['embedded_tokens']:,}", "", "",
+         f"{s['ingest']['embedded_tokens']:,}" if s else "–"),
+        ("embedded tokens/s", f"{ing['tokens_per_s']:,.0f}", "", "",
+         f"{s['ingest']['tokens_per_s']:,.0f}" if s else "–"),
+        ("peak RSS during ingest MiB", f"{ing['peak_rss_mb']:,.0f}", "", "",
+         f"{s['ingest']['peak_rss_mb']:,.0f}" if s else "–"),
+        ("store on disk MiB", _mb(ing["store_bytes"]), "", "",
+         _mb(s["ingest"]["store_bytes"]) if s else "–"),
+        ("load avg during", _load(ing["load"], *(x["retrieve"]["load"] for x in cols)), "", "",
+         _load(s["ingest"]["load"], s["retrieve"]["load"]) if s else "–"),
+    ]
+    head = ("| " + c["corpus"] + f" ({c['questions']} questions) | product (hybrid) | "
+            "product, dense only | BM25 only | llama-index starter |\n|---|---|---|---|---|")
+    return head + "\n" + "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def server_table(sv: dict[str, Any]) -> str:
+    h = sv["modes"]["hybrid"]
+    return ("| Chroma server (`chroma run`, loopback) | product (hybrid) |\n|---|---|\n"
+            f"| corpus | {sv['corpus']} |\n"
+            f"| hit@5 / MRR@5 | {h['quality']['hit@5']:.3f} / {h['quality']['mrr@5']:.3f} |\n"
+            f"| retrieval p50 / p95 ms | {_ms(h['retrieve'])} |\n"
+            f"| `ask` p50 / p95 ms | {_ms(h['ask'])} |\n"
+            f"| ingest s (vectors reused from the embedded run) | "
+            f"{sv['ingest']['seconds']:.1f} |\n"
+            f"| server data on disk MiB | {_mb(sv['ingest']['server_bytes'])} |\n"
+            f"| load avg | {_load(h['retrieve']['load'], h['ask']['load'])} |")
+
+
+def startup_table(st: dict[str, Any]) -> str:
+    rows = [("`rag --help`", st["help"]), ("cold `rag ask` (ONNX embedder)", st["ask_cold"]),
+            ("cold `rag ask`, before (sentence-transformers)", st["ask_cold_before"])]
+    out = ["| start-up (new process each run) | median s | min s | load avg |",
+           "|---|---|---|---|"]
+    out += [f"| {n} | {r['median_s']:.2f} | {r['min_s']:.2f} | {_load(r['load'])} |"
+            for n, r in rows]
+    t = st.get("ttft_local")
+    if t and t.get("error"):
+        out.append(f"| local LLM ({t['model']}): time to first token | {t['error']} | | |")
+    elif t:
+        out.append(f"| local LLM ({t['model']}): time to first token, warm | "
+                   f"{t['ttft_p50_s']:.2f} | {min(r['ttft_s'] for r in t['warm']):.2f} | "
+                   f"{_load([r['load'] for r in t['warm']])} |")
+        out.append(f"| local LLM: first question (model load included) | "
+                   f"{t['first_is_cold']['ttft_s']:.2f} | | {t['first_is_cold']['load']:.1f} |")
+    return "\n".join(out)
+
+
+def embedders_table(e: dict[str, Any]) -> str:
+    out = [f"| embedder ({e['chunks']} chunks, {e['tokens']:,} word pieces) | tokens/s | "
+           "× before | query p50 ms | cosine vs sentence-transformers (min) | load avg |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {n} | {r['tokens_per_s']:,.0f} | {r['speedup_vs_before']:.2f} | "
+            f"{r['query_p50_ms']:.1f} | {r['cosine_vs_st_min']:.4f} | {_load(r['load'])} |"
+            for n, r in e["variants"].items()]
+    return "\n".join(out)
+
+
+def scale_table(sc: dict[str, Any]) -> str:
+    out = ["| chunks | retrieve p50 / p95 ms hybrid | dense | BM25 | `ask` p50 / p95 ms | "
+           "ingest chunks/s (with model / pipeline only) | BM25 rebuild s | BM25 load s | "
+           "peak RSS ingest MiB (stream / rebuild) | RSS warm MiB | disk MiB | load avg |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(sc["sizes"], key=lambda r: r["chunks"]):
+        m, sl = r["modes"], r["slice"]
+        rb = sl["bm25_rebuild"]
+        out.append(
+            f"| {r['chunks']:,} | {_ms(m['hybrid']['retrieve'])} | {_ms(m['dense']['retrieve'])}"
+            f" | {_ms(m['bm25']['retrieve'])} | {_ms(m['hybrid']['ask'])} | "
+            f"{sl['chunks_per_s_with_model']:.0f} / {sl['chunks_per_s_without_model']:.0f} | "
+            f"{rb.get('seconds', 0):.1f} | {r['bm25_load_s']:.2f} | "
+            f"{rb.get('stream_peak_rss_mb', 0):,.0f} / {rb.get('peak_rss_mb', 0):,.0f} | "
+            f"{r['warm_rss_mb']:,.0f} | {_mb(r['store_bytes'])} | "
+            f"{_load(m['hybrid']['retrieve']['load'], m['hybrid']['ask']['load'])} |")
+    return "\n".join(out)
+
+
+def goals(folder: Path) -> list[str]:
+    """Each goal of the issue: met or not, with the measured figure."""
+    out = []
+    c, st, sc = _read(folder, "compare"), _read(folder, "startup"), _read(folder, "scale")
+    if c:
+        for corpus in c["corpora"]:
+            m, s = corpus["product"]["modes"], corpus.get("starter")
+            h = m["hybrid"]["quality"]
+            others = {"BM25": m["bm25"]["quality"], **({"starter": s["quality"]} if s else {})}
+            for name, o in others.items():
+                ok = h["hit@5"] >= o["hit@5"] and h["mrr@5"] > o["mrr@5"]
+                out.append(f"{'MET' if ok else 'NOT MET'}: quality on {corpus['corpus']} above "
+                           f"{name}: hit@5 {h['hit@5']:.3f} vs {o['hit@5']:.3f}, MRR@5 "
+                           f"{h['mrr@5']:.3f} vs {o['mrr@5']:.3f}")
+            if s and corpus["corpus"] != "sample":
+                ratio = corpus["product"]["ingest"]["tokens_per_s"] / s["ingest"]["tokens_per_s"]
+                out.append(f"{'MET' if ratio >= 2 else 'NOT MET'}: embedded tokens/s "
+                           f"{ratio:.2f}× the starter's on {corpus['corpus']} (goal ≥ 2×)")
+    if st:
+        h, a = st["help"]["median_s"], st["ask_cold"]["median_s"]
+        out.append(f"{'MET' if h < 0.5 else 'NOT MET'}: `rag --help` {h:.2f} s (goal < 0.5 s)")
+        out.append(f"{'MET' if a < 5 else 'NOT MET'}: cold `rag ask` {a:.2f} s (goal < 5 s)")
+    if sc:
+        rows = sorted(sc["sizes"], key=lambda r: r["chunks"])
+        near = min(rows, key=lambda r: abs(r["chunks"] - 100_000))
+        rp = near["modes"]["hybrid"]["retrieve"]["p50_ms"]
+        ap = near["modes"]["hybrid"]["ask"]["p50_ms"]
+        out.append(f"{'MET' if rp <= 30 else 'NOT MET'}: retrieval p50 {rp:.1f} ms at "
+                   f"{near['chunks']:,} chunks (goal ≤ 30 ms)")
+        out.append(f"{'MET' if ap <= 150 else 'NOT MET'}: extractive ask p50 {ap:.1f} ms at "
+                   f"{near['chunks']:,} chunks (goal ≤ 150 ms)")
+        lo, hi = rows[0], rows[-1]
+        growth = (hi["modes"]["hybrid"]["retrieve"]["p50_ms"]
+                  / lo["modes"]["hybrid"]["retrieve"]["p50_ms"])
+        size = hi["chunks"] / lo["chunks"]
+        out.append(f"{'MET' if growth < size else 'NOT MET'}: latency growth {growth:.2f}× for "
+                   f"{size:.0f}× the chunks ({lo['chunks']:,} → {hi['chunks']:,}; sub-linear "
+                   "means below the size ratio)")
+        peaks = [r["slice"]["bm25_rebuild"].get("stream_peak_rss_mb", 0) for r in rows]
+        sizes = ", ".join(f"{r['chunks']:,}" for r in rows)
+        mibs = ", ".join(f"{p:,.0f}" for p in peaks)
+        out.append(f"INFO: peak RSS while streaming the same {rows[0]['slice_chunks']:,}-chunk "
+                   f"ingest into {sizes} chunks: {mibs} MiB")
+    return out
+
+
+def render(folders: list[Path]) -> str:
+    folder = folders[0] if folders else RESULTS
+    parts = []
+    c = _read(folder, "compare")
+    if c:
+        parts += [compare_table(x) for x in c["corpora"]]
+    for name, fn in (("server", server_table), ("startup", startup_table),
+                     ("embedders", embedders_table), ("scale", scale_table)):
+        data = _read(folder, name)
+        if data:
+            parts.append(fn(data))
+    g = goals(folder)
+    if g:
+        parts.append("Goals:\n\n" + "\n".join(f"- {line}" for line in g))
+    return "\n\n".join(parts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", type=Path, default=RESULTS)
+    ap.add_argument("--write", type=Path, help="also write the markdown to this file")
+    args = ap.parse_args()
+    text = render([args.dir])
+    print(text)
+    if args.write:
+        path = args.write if args.write.is_absolute() else ROOT / args.write
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Benchmark results\n\nGenerated by `python -m bench.table --write "
+                        f"{args.write}` from `bench/results/*.json`.\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
