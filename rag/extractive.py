@@ -84,7 +84,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
     citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end)))
                  for n, e in enumerate(chosen, 1)]
     if conflicts:
-        parts = []
+        parts: list[str] = []
         for c in citations:
             who = c.source or ("One report" if not parts else "Another report")
             when = f" ({c.date})" if c.date else ""
