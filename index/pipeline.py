@@ -45,6 +45,7 @@ class IngestSummary:
     removed: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
+    duplicates: int = 0  # inputs whose text was already stored under another name
     seconds: float = 0.0
     near_duplicates: list[dict[str, Any]] = field(default_factory=list)
     articles: int = 0
@@ -53,7 +54,8 @@ class IngestSummary:
 
     @property
     def ingested(self) -> int:
-        return self.added + self.updated + self.unchanged
+        """Articles whose text is in the store after this run (copies stored once count)."""
+        return self.added + self.updated + self.unchanged + self.duplicates
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +94,7 @@ class Ingestor:
                     summary.skipped.append({"path": item.where, "reason": item.reason})
                     continue
                 if item.id in seen:
+                    summary.duplicates += 1
                     summary.skipped.append({"path": item.origin,
                                             "reason": f"same text as {seen[item.id]} "
                                                       "(stored once)"})
@@ -144,6 +147,7 @@ class Ingestor:
         else:
             # This origin's own older text, if any, is no longer what the file says.
             self._drop_stale(article)
+            summary.duplicates += 1
             summary.skipped.append({"path": article.origin,
                                     "reason": f"same text as {stored_origin} (stored once)"})
         return True

@@ -520,3 +520,16 @@ def test_a_rerun_repairs_what_an_interrupted_run_left_behind(
     assert_consistent(store)
     assert {cid for cid, _, _ in chunk_rows(store)} == expected_chunk_ids(corpus, settings)
     assert "eighth" not in " ".join(text for _, _, text in chunk_rows(store))
+
+
+def test_only_copies_of_stored_text_is_not_a_failure(tmp_path: Path, sample_settings) -> None:  # type: ignore[no-untyped-def]
+    """Re-ingesting a renamed copy of a stored article stores nothing new, and that is fine."""
+    from ui.cli import main
+
+    settings = sample_settings()
+    copy_dir = tmp_path / "copies"
+    copy_dir.mkdir()
+    first = sorted(SAMPLE.glob("*.txt"))[0]
+    (copy_dir / "renamed.txt").write_bytes(first.read_bytes())
+    code = main(["ingest", str(copy_dir), "--json", "--store", str(settings.store_dir)])
+    assert code == 0
