@@ -193,14 +193,12 @@ class SentenceTransformerMiniLM:
 
 # --- the ONNX file: exported once, shared by every store --------------------------------------
 def model_cache_dir(settings: Settings) -> Path:
-    """Where exported models live: $RAG_MODEL_CACHE, else `.rag-models` beside the store
+    """Where exported models live: RAG_MODEL_CACHE, else `.rag-models` beside the store
     folder (so the many temporary stores of a test run, siblings in one folder, share one).
 
     Example: model_cache_dir(load_settings(store_dir=Path("/x/store"))) == Path("/x/.rag-models")
     """
-    # TODO(settings): becomes a Settings field (RAG_MODEL_CACHE) when rag/settings.py gains it.
-    env = os.environ.get("RAG_MODEL_CACHE")
-    return Path(env).expanduser() if env else settings.store_dir.expanduser().parent / ".rag-models"
+    return settings.model_cache or settings.store_dir.parent / ".rag-models"
 
 
 def weights_sha256(weights: Path, cache: Path) -> str:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         "Local sentence-transformers model folder; default: the one bundled in the wheel.")
     openai_embed_model: str = _env("RAG_OPENAI_EMBED_MODEL", "text-embedding-3-small",
                                    "OpenAI embedding model when RAG_EMBED=openai.")
+    model_cache: Path | None = _env(
+        "RAG_MODEL_CACHE", None,
+        "Folder for the locally exported ONNX embedder; default `.rag-models` beside the store.")
     embed_batch: int = _env("RAG_EMBED_BATCH", 64, "Texts per embedding batch.", ge=1)
     threads: int = _env("RAG_THREADS", 0, "CPU threads for embedding/LLM (0: all cores).", ge=0)
 
@@ -106,7 +109,7 @@ class Settings(BaseSettings):
     feedback_db: Path | None = _env("RAG_FEEDBACK_DB", None,
                                     "SQLite file for thumbs up/down; default inside the store.")
 
-    @field_validator("store_dir", "embed_model_path", "local_model", "feedback_db",
+    @field_validator("store_dir", "embed_model_path", "local_model", "feedback_db", "model_cache",
                      mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:

@@ -17,13 +17,20 @@ SAMPLE = ROOT / "data" / "articles"
 SEED = ROOT / "evals" / "sets" / "seed.jsonl"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the ONNX export of the bundled model: exported once per test run."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     for name in env_names():
         monkeypatch.delenv(name, raising=False)
     # .env in the working directory would leak in: run every test from its own folder.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAG_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(model_cache))
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from index.pipeline import ingest
 
     store = tmp_path_factory.mktemp("sample") / "store"
-    summary = ingest([str(SAMPLE)], load_settings(store_dir=store))
+    summary = ingest([str(SAMPLE)], load_settings(store_dir=store))  # env has RAG_MODEL_CACHE
     assert summary.added == 5, summary
     yield store
     shutil.rmtree(store, ignore_errors=True)
@@ -73,6 +80,7 @@ def service(sample_store: Path):  # type: ignore[no-untyped-def]
 
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for running `rag` in a subprocess, without the product's settings."""
-    env = {k: v for k, v in os.environ.items() if k not in env_names()}
+    env = {k: v for k, v in os.environ.items()
+           if k not in env_names() or k == "RAG_MODEL_CACHE"}  # keep the shared ONNX export
     env.update(extra)
     return env
