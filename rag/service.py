@@ -115,12 +115,13 @@ class RagService:
         return self.store.article(article_id)
 
     def example_questions(self, n: int = 4) -> list[str]:
-        """Questions a new user can click, drawn from the corpus's titles."""
+        """Questions a new user can click, one per article, from the articles' titles."""
         out = []
         for _aid, meta in self.store.iter_article_meta():
-            title = str(meta.get("title", "")).strip()
-            if title:
-                out.append(f"What does the article “{title[:80]}” report?")
+            words = str(meta.get("title", "")).rstrip("….").split()
+            if len(words) >= 3:
+                short = " ".join(words[:10]).rstrip(",;:")
+                out.append(f"What do the articles say about “{short}”?")
             if len(out) >= n:
                 break
         return out
