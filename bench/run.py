@@ -35,7 +35,7 @@ from bench.common import (
 )
 from bench.systems import Product, Starter, timed
 
-SECTIONS = ("compare", "server", "startup", "embedders", "scale")
+SECTIONS = ("compare", "server", "startup", "embedders", "memory", "scale")
 SAMPLE_Q = "How many hostages remain held in Gaza?"
 ASKS = {"hybrid": 150, "dense": 40, "bm25": 40}  # questions timed through ask, per mode
 
@@ -289,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
 
             written.append(save("embedders", run_embedders(corpora(articles)[1][1], settings,
                                                            quick=args.quick), args.quick))
+        if "memory" in only:
+            from bench.memory import run_sizes as memory_sizes
+
+            written.append(save("memory", memory_sizes([250, 1000, 4000] if not args.quick
+                                                       else [100, 400], work), args.quick))
         if "scale" in only:
             from bench.scale import run_sizes
 

@@ -108,6 +108,15 @@ def embedders_table(e: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def memory_table(m: dict[str, Any]) -> str:
+    out = ["| ingest (synthetic vectors) | chunks | RSS at start MiB | peak while streaming MiB | "
+           "peak in BM25 rebuild MiB | load avg |", "|---|---|---|---|---|---|"]
+    out += [f"| {r['articles']:,} articles | {r['chunks']:,} | {r['rss_start_mb']:,.0f} | "
+            f"{r['stream_peak_rss_mb']:,.0f} | {r['rebuild_peak_rss_mb']:,.0f} | "
+            f"{_load(r['ingest']['load'])} |" for r in m["sizes"]]
+    return "\n".join(out)
+
+
 def scale_table(sc: dict[str, Any]) -> str:
     out = ["| chunks | retrieve p50 / p95 ms hybrid | dense | BM25 | `ask` p50 / p95 ms | "
            "ingest chunks/s (with model / pipeline only) | BM25 rebuild s | BM25 load s | "
@@ -180,7 +189,8 @@ def render(folders: list[Path]) -> str:
     if c:
         parts += [compare_table(x) for x in c["corpora"]]
     for name, fn in (("server", server_table), ("startup", startup_table),
-                     ("embedders", embedders_table), ("scale", scale_table)):
+                     ("embedders", embedders_table), ("memory", memory_table),
+                     ("scale", scale_table)):
         data = _read(folder, name)
         if data:
             parts.append(fn(data))
