@@ -148,20 +148,37 @@ def source_bonus(question: str, article: Article) -> float:
 
 
 def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
-          embedder: Embedder, weight: Callable[[str], float] | None = None) -> list[Evidence]:
+          embedder: Embedder, weight: Callable[[str], float] | None = None,
+          chunk_similarity: dict[str, float] | None = None, embed_top: int = 16
+          ) -> list[Evidence]:
     """Score every candidate; best first. Meaning carries most weight, the question's own
-    terms break ties and guard against on-topic sentences that answer something else."""
+    terms break ties and guard against on-topic sentences that answer something else.
+
+    Two stages, because embedding every sentence of every candidate costs about a second
+    on two cores: all sentences are first scored with their chunk's similarity standing in
+    for their own, then only the best `embed_top` are embedded and scored on their own
+    meaning. The rest keep their first-stage score, a notch lower."""
     if not evidence:
         return []
-    vectors = embedder.embed([e.text for e in evidence])
-    sims = vectors @ query_vector
     q_stems = stems(question)
-    for e, sim in zip(evidence, sims, strict=True):
-        e.semantic = float(sim)
+    sims = chunk_similarity or {}
+    for e in evidence:
         e.lexical = coverage(q_stems, e.text, weight)
-        e.score = (0.6 * e.semantic + 0.4 * e.lexical + answer_type_bonus(question, e.text)
-                   + source_bonus(question, e.article) - 0.01 * e.passage)
+        e.semantic = sims.get(e.chunk_id, 0.0)
+        e.score = _combine(question, e) - 0.05
+    if chunk_similarity is None:
+        embed_top = len(evidence)
+    top = sorted(evidence, key=lambda e: -e.score)[:embed_top]
+    vectors = embedder.embed([e.text for e in top])
+    for e, vec in zip(top, vectors, strict=True):
+        e.semantic = float(vec @ query_vector)
+        e.score = _combine(question, e)
     return sorted(evidence, key=lambda e: -e.score)
+
+
+def _combine(question: str, e: Evidence) -> float:
+    return (0.6 * e.semantic + 0.4 * e.lexical + answer_type_bonus(question, e.text)
+            + source_bonus(question, e.article) - 0.01 * e.passage)
 
 
 def rerank(hits: list[Hit], ranked: list[Evidence], k: int) -> list[Hit]:

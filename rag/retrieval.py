@@ -66,4 +66,11 @@ class Retriever:
                             dense=dense_scores.get(cid), bm25=bm25_scores.get(cid), ranks=ranks))
             if len(hits) >= k:
                 break
+        # Hits BM25 alone found get their dense similarity too: evidence scoring uses it.
+        need = [h.chunk.id for h in hits if h.dense is None]
+        if need:
+            sims = self.store.similarity(self.embed_query(query), need)
+            for h in hits:
+                if h.dense is None:
+                    h.dense = sims.get(h.chunk.id)
         return hits

@@ -88,7 +88,8 @@ class RagService:
                                                        self.settings.top_k))
         qvec = self.retriever.embed_query(standalone)
         ranked = evidence.score(standalone, qvec, evidence.candidates(pool), self.embedder,
-                                bm25.get_index(self.store).idf)
+                                bm25.get_index(self.store).idf,
+                                {h.chunk.id: h.dense or 0.0 for h in pool})
         hits = evidence.rerank(pool, ranked, self.settings.top_k)
         kept = {h.chunk.id for h in hits}
         ranked = [e for e in ranked if e.chunk_id in kept]

@@ -193,6 +193,14 @@ class Store:
                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
                                           strict=True)}
 
+    def similarity(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of stored chunk embeddings to `vector` (they are normalised)."""
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["embeddings"])
+        vecs = np.asarray(got["embeddings"], dtype=np.float32)
+        return {cid: float(v @ vector) for cid, v in zip(got["ids"], vecs, strict=True)}
+
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - cosine distance)."""
         n = self.count_chunks()
