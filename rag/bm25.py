@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ _lock = threading.Lock()
 _loaded: dict[str, BM25Index] = {}
 
 
+@lru_cache(maxsize=1)
 def _stemmer() -> Any:
     import Stemmer
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -371,13 +372,16 @@ class QueryCache:
         self._embedder = embedder
         self._size = size
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, text: str) -> np.ndarray:
-        if text in self._items:
-            self._items.move_to_end(text)
-            return self._items[text]
+        with self._lock:  # request threads share it
+            if text in self._items:
+                self._items.move_to_end(text)
+                return self._items[text]
         vec = self._embedder.embed([text])[0]
-        self._items[text] = vec
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[text] = vec
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
         return vec

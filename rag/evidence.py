@@ -148,8 +148,8 @@ def source_bonus(question: str, article: Article) -> float:
 
 
 def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
-          embedder: Embedder, weight: Callable[[str], float] | None = None,
-          chunk_similarity: dict[str, float] | None = None, embed_top: int = 16
+          embedder: Embedder, weight: Callable[[str], float] | None,
+          chunk_similarity: dict[str, float], embed_top: int = 16
           ) -> list[Evidence]:
     """Score every candidate; best first. Meaning carries most weight, the question's own
     terms break ties and guard against on-topic sentences that answer something else.
@@ -161,13 +161,11 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     if not evidence:
         return []
     q_stems = stems(question)
-    sims = chunk_similarity or {}
+    sims = chunk_similarity
     for e in evidence:
         e.lexical = coverage(q_stems, e.text, weight)
         e.semantic = sims.get(e.chunk_id, 0.0)
         e.score = _combine(question, e) - 0.05
-    if chunk_similarity is None:
-        embed_top = len(evidence)
     top = sorted(evidence, key=lambda e: -e.score)[:embed_top]
     vectors = embedder.embed([e.text for e in top])
     for e, vec in zip(top, vectors, strict=True):

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from rag.errors import BackendError, ConfigError
 from rag.evidence import Evidence
 from rag.extractive import Draft, find_conflicts, label, refusal
-from rag.grounding import Numbered, ground
+from rag.grounding import GroundingState, Numbered, ground
 from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
 from rag.text import split_sentences
@@ -96,6 +96,7 @@ class LocalGenerator:
         except Exception as exc:
             raise ConfigError(f"RAG_LOCAL_MODEL: cannot load {path}: {exc}") from None
         self.name = f"local:{path.name}"
+        self._lock = threading.Lock()
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0,
@@ -105,7 +106,8 @@ class LocalGenerator:
 
         def run() -> None:
             try:
-                self._server.handle_chat_completions(request, parts.put)
+                with self._lock:  # one generation at a time; never held while yielding
+                    self._server.handle_chat_completions(request, parts.put)
             except Exception as exc:  # surfaced to the caller below
                 parts.put(exc)
             parts.put(done)
@@ -155,16 +157,16 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], ranked: list
     passages = _numbered(hits)
     text = ""
     shown = 0  # characters of `text` already grounded and streamed
+    streamed = GroundingState()  # one numbering for the whole stream, as the final answer
     for token in gen.stream(answer_messages(question, passages), settings.llm_max_tokens):
         text += token
-        sentences = split_sentences(text)
+        sentences = split_sentences(text[shown:], base=shown)
         # All but the last sentence are complete; stream those that hold up.
         for s in sentences[:-1]:
-            if s.start >= shown:
-                shown = s.end
-                piece = ground(s.text, passages)
-                if not piece.refused:
-                    yield piece.text + " "
+            shown = s.end
+            piece = ground(s.text, passages, streamed)
+            if not piece.refused:
+                yield piece.text + " "
     draft = ground(text, passages)
     if not draft.refused:
         draft = _add_conflicts(question, draft, ranked)

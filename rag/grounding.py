@@ -20,6 +20,7 @@ from rag.types import Article, Chunk, Citation
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _INLINE_QUOTE = re.compile(r"[\"“]([^\"“”]{12,}?)[\"”]")
 _QUOTES_HEADER = re.compile(r"^\s*(?:quotes|sources|evidence|citations)\s*:?\s*$", re.I | re.M)
+_QUOTED_LINE = re.compile(r"^\s*\[\d+\]\s*:?\s*[\"“].{8,}[\"”]\s*$")
 _QUOTE_LINE = re.compile(r"^\s*\[(\d+)\]\s*:?\s*[\"“]?(.+?)[\"”]?\s*$")
 _REFUSAL = re.compile(r"\b(?:cannot find|can't find|could not find|not (?:contained |found )?in "
                       r"the (?:articles|passages)|(?:articles|passages) do not (?:contain|say|"
@@ -36,7 +37,7 @@ class Numbered:
 
 
 @dataclass
-class _State:
+class GroundingState:
     citations: list[Citation] = field(default_factory=list)
     by_span: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
@@ -58,11 +59,14 @@ def split_quotes_section(text: str) -> tuple[str, dict[int, list[str]]]:
     body, tail = (text[:m.start()], text[m.end():]) if m else (text, "")
     quotes: dict[int, list[str]] = {}
     lines = tail.splitlines() if m else []
-    if not m:  # quote lines may also trail the body without a header
-        kept: list[str] = []
-        for line in text.splitlines():
-            (lines if _QUOTE_LINE.match(line) and len(line) > 20 else kept).append(line)
-        body = "\n".join(kept)
+    if not m:  # a trailing block of `[n] "quote"` lines, without a header
+        all_lines = text.splitlines()
+        cut = len(all_lines)
+        while cut > 0 and _QUOTED_LINE.match(all_lines[cut - 1]):
+            cut -= 1
+        if cut > 0:  # never take the whole answer for its quotes
+            lines = all_lines[cut:]
+            body = "\n".join(all_lines[:cut])
     for line in lines:
         q = _QUOTE_LINE.match(line)
         if q:
@@ -98,13 +102,14 @@ def _figures_hold(sentence: str, quotes: list[str]) -> bool:
     return said <= held
 
 
-def ground(text: str, passages: list[Numbered]) -> Draft:
-    """Keep what the passages support, with verbatim citations; drop the rest."""
+def ground(text: str, passages: list[Numbered], state: GroundingState | None = None) -> Draft:
+    """Keep what the passages support, with verbatim citations; drop the rest. Pass one
+    `state` to ground an answer piece by piece with consistent citation numbers."""
     body, listed = split_quotes_section(text)
     if not body or (_REFUSAL.search(body) and len(body) < 200):
         return Draft(REFUSAL, [], True)
     by_n = {p.n: p for p in passages}
-    state = _State()
+    state = state if state is not None else GroundingState()
     kept: list[str] = []
     unsupported: list[str] = []
     for s in split_sentences(body):

@@ -6,7 +6,6 @@ Every surface (CLI, chat, HTTP API, evals) calls `RagService.ask` or `RagService
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 
@@ -63,7 +62,6 @@ class RagService:
             from rag.generate import get_generator
 
             self._generator = get_generator(settings)
-        self._llm_lock = threading.Lock()
 
     # --- public -------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
@@ -100,13 +98,12 @@ class RagService:
         else:
             from rag.generate import answer_with_llm
 
-            with self._llm_lock:  # one generation at a time: a local model is not re-entrant
-                for item in answer_with_llm(self._generator, standalone, hits, ranked,
-                                            self.settings):
-                    if isinstance(item, str):
-                        yield StreamEvent(type="token", text=item)
-                    else:
-                        draft = item
+            for item in answer_with_llm(self._generator, standalone, hits, ranked,
+                                        self.settings):
+                if isinstance(item, str):
+                    yield StreamEvent(type="token", text=item)
+                else:
+                    draft = item
         assert draft is not None
         t2 = time.perf_counter()
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
@@ -134,8 +131,7 @@ class RagService:
         if self._generator is not None:
             from rag.generate import condense_with_llm
 
-            with self._llm_lock:
-                rewritten = condense_with_llm(self._generator, q, history)
+            rewritten = condense_with_llm(self._generator, q, history)
             return rewritten or condense.rewrite(q, history)
         return condense.rewrite(q, history)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ class Store:
                      if settings.chroma_host else f"store {settings.store_dir}")
             raise StoreError(f"cannot open {where}: {exc}") from None
         self._create = create
+        self._article_memo: dict[str, Article] = {}
         self._chunks: Any = None
         self._articles: Any = None
 
@@ -136,12 +136,12 @@ class Store:
             part = articles[i:i + _PAGE]
             self.articles.upsert(ids=[a.id for a in part], embeddings=vectors[i:i + _PAGE],
                                  documents=[a.text for a in part], metadatas=metas[i:i + _PAGE])
-        _article_cache.cache_clear()
+        self._article_memo.clear()
 
     def delete_article(self, article_id: str) -> None:
         self.chunks.delete(where={"article_id": article_id})
         self.articles.delete(ids=[article_id])
-        _article_cache.cache_clear()
+        self._article_memo.clear()
 
     def delete_chunks(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _PAGE):
@@ -155,7 +155,16 @@ class Store:
         return list(self.articles.get(where={"origin": origin}, include=[])["ids"])
 
     def article(self, article_id: str) -> Article | None:
-        return _article_cache(self, article_id)
+        """The article with this id. Ids are hashes of the text, so a cached article never
+        goes stale; a missing one is not cached (another process may be writing it)."""
+        found = self._article_memo.get(article_id)
+        if found is None:
+            found = self._load_article(article_id)
+            if found is not None:
+                if len(self._article_memo) >= 4096:
+                    self._article_memo.pop(next(iter(self._article_memo)))
+                self._article_memo[article_id] = found
+        return found
 
     def _load_article(self, article_id: str) -> Article | None:
         got = self.articles.get(ids=[article_id], include=["documents", "metadatas"])
@@ -213,9 +222,6 @@ class Store:
                                                 res["metadatas"][0], res["distances"][0],
                                                 strict=True)]
 
-    def similar_articles(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        return self.similar_articles_many(vector[None, :], k)[0]
-
     def similar_articles_many(self, vectors: np.ndarray, k: int
                               ) -> list[list[tuple[str, float]]]:
         """For each row of `vectors`, the k nearest articles as (id, cosine similarity)."""
@@ -249,11 +255,6 @@ class Store:
         path = self.settings.store_dir / "aux" / tag / self.settings.collection
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-
-@lru_cache(maxsize=4096)
-def _article_cache(store: Store, article_id: str) -> Article | None:
-    return store._load_article(article_id)
 
 
 def _to_article(aid: str, text: str, meta: dict[str, Any]) -> Article:

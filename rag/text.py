@@ -136,8 +136,9 @@ def normalize(text: str) -> str:
 
     Example: normalize("“Hi”  —\\nthere") == '"Hi" - there'
     """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return re.sub(r"\s+", " ", text).strip()
+    # Character by character, exactly as normalize_with_map does, so a quote and the
+    # article it comes from fold the same way.
+    return normalize_with_map(text)[0]
 
 
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
@@ -149,7 +150,9 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
     where: list[int] = []
     pending_space = False
     for i, ch in enumerate(text):
-        c = unicodedata.normalize("NFKC", ch).translate(_QUOTES)
+        # Decompose and drop accents: "café" and "cafe\u0301" fold alike, one char at a time.
+        c = "".join(x for x in unicodedata.normalize("NFKD", ch)
+                    if not unicodedata.combining(x)).translate(_QUOTES)
         if not c:
             continue
         if c.isspace():

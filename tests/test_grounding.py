@@ -98,3 +98,28 @@ def test_deterministic_follow_up_rewrites() -> None:
                                         Turn(role="assistant", content="Philippe Lazzarini.")]) \
         == "What did Philippe Lazzarini say?"
     assert rewrite("How many hostages are held?", []) == "How many hostages are held?"
+
+
+def test_streamed_pieces_number_citations_as_the_final_answer() -> None:
+    from rag.grounding import GroundingState
+
+    text = ("He then travelled to Israel, Jordan and Qatar [1]. "
+            "Blinken met el-Sissi in Cairo on Monday [1].")
+    whole = ground(text, [P1])
+    state = GroundingState()
+    pieces = [ground(s, [P1], state).text for s in
+              ("He then travelled to Israel, Jordan and Qatar [1].",
+               "Blinken met el-Sissi in Cairo on Monday [1].")]
+    assert " ".join(pieces) == whole.text
+    assert "[2]" in whole.text  # two different quotes, two numbers, in both
+
+
+def test_a_list_answer_keeps_its_cited_lines() -> None:
+    d = ground("Two findings:\n[1] Blinken met el-Sissi in Cairo on Monday.", [P1])
+    assert not d.refused and d.citations
+
+
+def test_accented_quotes_match_decomposed_article_text() -> None:
+    text = "The cafe\u0301 opened on Monday."
+    span = locate("café opened", text)
+    assert span is not None and text[span.start:span.end] == "cafe\u0301 opened"
