@@ -40,6 +40,29 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+@contextmanager
+def bm25_rebuild_watched(sampler: RssSampler) -> Iterator[dict[str, Any]]:
+    """While open, the pipeline's BM25 rebuild is timed and its RSS sampled on its own; the
+    dict also gets the peak RSS reached before the rebuild began (the streaming part)."""
+    from rag import bm25
+
+    real = bm25.rebuild
+    out: dict[str, Any] = {}
+
+    def watched(store: Any) -> Any:
+        out["stream_peak_rss_mb"] = sampler.peak_mb()
+        with sampler.phase() as ph:
+            idx = real(store)
+        out.update(ph)
+        return idx
+
+    bm25.rebuild = watched
+    try:
+        yield out
+    finally:
+        bm25.rebuild = real
+
+
 class RssSampler:
     """Samples this process's RSS every `interval` seconds in a thread, so a phase's peak is
     seen (ru_maxrss only ever grows, which hides the peak of a later phase)."""

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import gen
-from bench.common import OUT, RssSampler, Synthetic, load
+from bench.common import OUT, RssSampler, Synthetic, bm25_rebuild_watched, load
 
 
 def one_size(n_articles: int, work: Path) -> dict[str, Any]:
     from bench.scale import _pool
     from index.pipeline import Ingestor
-    from rag import bm25
     from rag.embeddings import get_embedder
     from rag.settings import load_settings
 
@@ -36,22 +35,10 @@ def one_size(n_articles: int, work: Path) -> dict[str, Any]:
     onnx = get_embedder(settings)
     embedder = Synthetic(onnx, _pool(onnx, settings))
     sampler = RssSampler()
-    real_rebuild = bm25.rebuild
-    rebuild: dict[str, Any] = {}
-
-    def timed_rebuild(store: Any) -> Any:
-        rebuild["stream_peak_rss_mb"] = sampler.peak_mb()
-        with sampler.phase() as ph:
-            idx = real_rebuild(store)
-        rebuild.update(ph)
-        return idx
-
-    bm25.rebuild = timed_rebuild
     try:
-        with sampler.phase() as ph:
+        with bm25_rebuild_watched(sampler) as rebuild, sampler.phase() as ph:
             summary = Ingestor(settings, embedder=embedder).run([str(docs)])
     finally:
-        bm25.rebuild = real_rebuild
         sampler.close()
     return {"articles": summary.articles, "chunks": summary.chunks, "ingest": ph,
             "stream_peak_rss_mb": rebuild.get("stream_peak_rss_mb"),

@@ -112,12 +112,13 @@ def compare(corpus: tuple[str, Path, Path], work: Path, sampler: RssSampler, onn
             info = starter.ingest(docs)
         texts = [q["question"] for q in qs]
         starter.retrieve("What happened at the meeting on Tuesday?")
+        ingest = {**ph, **info, **st_metered.figures(), "store_bytes": starter.disk_bytes()}
         result["starter"] = {
-            "ingest": {**ph, **info, **st_metered.figures(), "store_bytes": starter.disk_bytes()},
+            "ingest": ingest,
             "retrieve": _latency(starter.retrieve, texts),
             "quality": _quality(starter.rank, qs)}
         print(f"  starter ingest {ph['seconds']} s, {info['chunks']} chunks, "
-              f"{st_metered.figures()['tokens_per_s']} tok/s, hit@5 "
+              f"{ingest['tokens_per_s']} tok/s, hit@5 "
               f"{result['starter']['quality']['hit@5']:.3f}", flush=True)
     return result, metered.kept
 

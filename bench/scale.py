@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 
 from bench import gen
-from bench.common import OUT, Metered, RssSampler, Synthetic, dir_bytes, load, percentile
+from bench.common import (
+    OUT,
+    Metered,
+    RssSampler,
+    Synthetic,
+    bm25_rebuild_watched,
+    dir_bytes,
+    load,
+    percentile,
+)
 from bench.systems import Product, timed
 
 SLICE = 1000  # chunks ingested through the real pipeline at every size
@@ -140,22 +149,8 @@ def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
     out["bulk"] = {**ph, **counts}
     # The real pipeline on the slice, the real model; the BM25 rebuild timed on its own.
     metered = Metered(onnx)
-    rebuild_phase: dict[str, Any] = {}
-    real_rebuild = bm25.rebuild
-
-    def timed_rebuild(store: Any) -> Any:
-        rebuild_phase["stream_peak_rss_mb"] = sampler.peak_mb()  # before the rebuild
-        with sampler.phase() as ph2:
-            idx = real_rebuild(store)
-        rebuild_phase.update(ph2)
-        return idx
-
-    bm25.rebuild = timed_rebuild
-    try:
-        with sampler.phase() as ph:
-            summary = prod.ingest([str(slice_file)], embedder=metered)
-    finally:
-        bm25.rebuild = real_rebuild
+    with bm25_rebuild_watched(sampler) as rebuild_phase, sampler.phase() as ph:
+        summary = prod.ingest([str(slice_file)], embedder=metered)
     stream_s = ph["seconds"] - rebuild_phase.get("seconds", 0.0)
     out["slice"] = {**ph, **summary, **metered.figures(), "bm25_rebuild": rebuild_phase,
                     "chunks_per_s_with_model": round(summary["chunks_embedded"] / stream_s, 1),
