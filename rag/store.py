@@ -7,7 +7,6 @@ on the server. Shared by the write and read paths.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -148,9 +147,6 @@ class Store:
             self.chunks.delete(ids=list(ids[i:i + _PAGE]))
 
     # --- reads ---------------------------------------------------------------------------
-    def has_article(self, article_id: str) -> bool:
-        return bool(self.articles.get(ids=[article_id], include=[])["ids"])
-
     def article_ids_by_origin(self, origin: str) -> list[str]:
         return list(self.articles.get(where={"origin": origin}, include=[])["ids"])
 
@@ -273,9 +269,6 @@ def open_store(settings: Settings, embed_name: str, dim: int, *, create: bool = 
     store.bind(embed_name, dim)
     return store
 
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
 
 
 def file_exists(origin: str) -> bool:
