@@ -182,7 +182,8 @@ def latency_p95_ms(latencies: Sequence[float]) -> float | None:
 @dataclass(frozen=True)
 class ItemScores:
     """Every metric for one question. `quotes` weighs `quote_validity` when aggregating;
-    `support` stays None until a judge is configured (none is implemented yet)."""
+    `support` (the share of cited sentences a judge finds entailed by their quotes, see
+    evals/judge.py) stays None without a judge or without cited sentences."""
 
     retrieval_hit_at_5: float | None
     retrieval_mrr_at_5: float | None

@@ -29,6 +29,7 @@ def build_report(run: RunResult) -> Report:
             "evidence": list(it.evidence), "history": [t.model_dump() for t in it.history],
             **r.answer.model_dump(mode="json", exclude={"question"}),
             "scores": r.scores.to_json(),
+            "support_checks": [c.to_json() for c in r.checks],
         })
     return {
         "set": run.eval_set.name,
@@ -109,8 +110,7 @@ def markdown(report: Report) -> str:
              f"`{cfg.get('retrieval_mode')}`, top_k {cfg.get('top_k')}, started "
              f"{cfg.get('started_at')}.", "",
              markdown_table(table_rows(report)), ""]
-    if report["metrics"].get("support") is None:
-        lines += ["`support` is null: no judge is configured.", ""]
+    lines += _judge_lines(report)
     lines += [f"![metrics by kind]({CHART})", "", "## Questions that fell short", ""]
     short = [it for it in report["items"] if _shortfalls(it)]
     if not short:
@@ -122,8 +122,24 @@ def markdown(report: Report) -> str:
                   f"- reference: {it['reference'] or '(unanswerable)'}",
                   f"- answer{' (refused)' if it['refused'] else ''}: {answer[:600]}",
                   f"- gold sources: {', '.join(it['sources']) or '(none)'}",
-                  f"- cited: {', '.join(_cited(it)) or '(nothing)'}", ""]
+                  f"- cited: {', '.join(_cited(it)) or '(nothing)'}"]
+        lines += [f"- judged not entailed by its quotes: {c['sentence'][:300]} "
+                  f"(judge said: {c['reply'][:80]!r})"
+                  for c in it.get("support_checks", []) if c["entailed"] is False]
+        lines.append("")
     return "\n".join(lines)
+
+
+def _judge_lines(report: Report) -> list[str]:
+    judge = report["config"].get("judge")
+    if not judge:
+        return ["`support` is null: no judge is configured (RAG_JUDGE, or `--judge`).", ""]
+    checks = [c for it in report["items"] for c in it.get("support_checks", [])]
+    failed = sum(1 for c in checks if c["entailed"] is None)
+    lines = [f"`support` judged by `{judge}`: {len(checks)} cited sentences checked against "
+             f"their quotes, {sum(1 for c in checks if c['entailed'])} entailed"
+             + (f", {failed} not judged (the judge failed)" if failed else "") + ".", ""]
+    return lines
 
 
 def _shortfalls(item: dict[str, Any]) -> list[str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.judge import Check, LLMJudge, make_judge, support
 from evals.metrics import ItemScores, score_item
 from evals.sets import EvalItem, EvalSet, check_sources, corpus_names, load_set, source_name
 from rag.errors import InputError
@@ -30,6 +31,7 @@ class ItemResult:
     item: EvalItem
     answer: Answer
     scores: ItemScores
+    checks: tuple[Check, ...] = field(default=())  # the judge's verdicts, when one is set
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,12 @@ def run_set(set_path: Path, settings: Settings, *, docs: Path | None = None,
     """Validate the set (before anything runs), answer every question, score the answers."""
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be at least 1 (got {limit})")
+    eval_set = load_set(set_path, corpus_names(docs) if docs is not None else None)
+    judge = make_judge(settings)  # a judge that cannot answer fails before any work
     if docs is not None:
-        eval_set = load_set(set_path, corpus_names(docs))
         with _temporary_store(settings, docs) as isolated:
-            return _run(eval_set, isolated, docs, limit, progress)
-    eval_set = load_set(set_path)
-    return _run(eval_set, settings, None, limit, progress)
+            return _run(eval_set, isolated, docs, limit, progress, judge)
+    return _run(eval_set, settings, None, limit, progress, judge)
 
 
 @contextmanager
@@ -69,7 +71,7 @@ def _temporary_store(settings: Settings, docs: Path) -> Iterator[Settings]:
 
 
 def _run(eval_set: EvalSet, settings: Settings, docs: Path | None, limit: int | None,
-         progress: Progress | None) -> RunResult:
+         progress: Progress | None, judge: LLMJudge | None) -> RunResult:
     from rag.service import RagService
 
     service = RagService(settings)
@@ -79,7 +81,7 @@ def _run(eval_set: EvalSet, settings: Settings, docs: Path | None, limit: int | 
                  for _, meta in service.store.iter_article_meta() for key in ("origin", "url")}
         check_sources(eval_set, names)
     items = eval_set.items[:limit] if limit else eval_set.items
-    config = run_config(settings, service.backend_name, docs, limit)
+    config = run_config(settings, service.backend_name, docs, limit, judge)
     articles: dict[str, Article | None] = {}
     results = []
     for item in (progress(items) if progress else items):
@@ -88,12 +90,21 @@ def _run(eval_set: EvalSet, settings: Settings, docs: Path | None, limit: int | 
                                                             for c in answer.citations}:
             if aid not in articles:
                 articles[aid] = service.article(aid)
-        results.append(ItemResult(item, answer, score_item(item, answer, articles)))
+        results.append(_judged(ItemResult(item, answer, score_item(item, answer, articles)),
+                               judge))
     return RunResult(eval_set, config, tuple(results))
 
 
+def _judged(result: ItemResult, judge: LLMJudge | None) -> ItemResult:
+    if judge is None:
+        return result
+    checks = tuple(judge.check_answer(result.answer))
+    return replace(result, checks=checks,
+                   scores=replace(result.scores, support=support(checks)))
+
+
 def run_config(settings: Settings, backend: str, docs: Path | None,
-               limit: int | None) -> dict[str, Any]:
+               limit: int | None, judge: LLMJudge | None = None) -> dict[str, Any]:
     """What a report needs to say how it was made (and two reports to be compared): the
     answering and retrieval settings, never secrets such as API keys."""
     model = {"openai": settings.openai_model,
@@ -115,6 +126,6 @@ def run_config(settings: Settings, backend: str, docs: Path | None,
             else str(settings.store_dir)),
         "docs": str(docs) if docs else None,
         "limit": limit,
-        "judge": None,  # no support judge is implemented yet: `support` is reported as null
+        "judge": judge.name if judge else None,  # without one, `support` is null
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

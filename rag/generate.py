@@ -136,7 +136,9 @@ _CACHE_LOCK = threading.Lock()
 def get_generator(settings: Settings) -> Generator:
     """The configured LLM backend, loaded once per process."""
     name = settings.answer_backend
-    key = (name, str(settings.local_model if name == "local" else settings.openai_base_url))
+    where = (settings.local_model if name == "local"
+             else f"{settings.openai_base_url}|{settings.openai_model}")
+    key = (name, str(where))
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = REGISTRY[name](settings)

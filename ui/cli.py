@@ -16,7 +16,8 @@ from rag.settings import Settings, load_settings
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
     for opt, field in (("store", "store_dir"), ("llm", "llm"), ("top_k", "top_k"),
-                       ("retrieval", "retrieval_mode"), ("collection", "collection")):
+                       ("retrieval", "retrieval_mode"), ("collection", "collection"),
+                       ("judge", "judge"), ("judge_model", "judge_model")):
         value = getattr(args, opt, None)
         if value is not None:
             overrides[field] = value
@@ -137,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                    help="print metric deltas between two reports")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--judge", choices=["off", "openai", "local"],
+                   help="support judge: checks each cited sentence against its quotes (RAG_JUDGE)")
+    p.add_argument("--judge-model", metavar="MODEL",
+                   help="judge model name (openai) or .gguf path (local) (RAG_JUDGE_MODEL)")
     _add_common(p)
     _add_answer_opts(p)
     p.set_defaults(func=cmd_eval)
