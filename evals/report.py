@@ -240,3 +240,42 @@ def _describe(report: Report) -> str:
     return (f"set {report.get('set')}, {report.get('questions')} questions, "
             f"backend {cfg.get('backend')}, retrieval {cfg.get('retrieval_mode')}, "
             f"top_k {cfg.get('top_k')}")
+
+
+# --- gates ------------------------------------------------------------------------------------
+def parse_gate(text: str) -> tuple[str, float]:
+    """`--fail-under METRIC=VALUE`, checked against the metric names.
+
+    Example: parse_gate("answer_pass_rate=0.9") == ("answer_pass_rate", 0.9)
+    """
+    name, _, value = text.partition("=")
+    name = name.strip()
+    if name not in METRICS:
+        raise InputError(f"--fail-under {text}: unknown metric {name!r} "
+                         f"(one of: {', '.join(METRICS)})")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise InputError(f"--fail-under {text}: give METRIC=NUMBER, "
+                         "e.g. answer_pass_rate=0.9") from None
+
+
+def gate_failures(report: Report, gates: list[tuple[str, float]]) -> list[str]:
+    """One line per gate the run misses: a ratio below its floor, a latency above its
+    ceiling (for latencies the value is the most milliseconds allowed), or a metric that
+    came out null and so cannot show it holds.
+
+    Example: gate_failures({"metrics": {"answer_pass_rate": 0.8}},
+                           [("answer_pass_rate", 0.9)])
+             == ["answer_pass_rate 0.800 is below 0.9"]
+    """
+    out = []
+    for name, bound in gates:
+        value = report["metrics"].get(name)
+        if value is None:
+            out.append(f"{name} is null (nothing to measure it on), so it cannot meet {bound:g}")
+        elif name in LOWER_IS_BETTER and value > bound:
+            out.append(f"{name} {fmt(value, name)} is above {bound:g}")
+        elif name not in LOWER_IS_BETTER and value < bound:
+            out.append(f"{name} {fmt(value, name)} is below {bound:g}")
+    return out

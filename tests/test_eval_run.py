@@ -159,3 +159,18 @@ def test_without_docs_gold_sources_are_checked_against_the_store(
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=re.escape("line 3: source 'not-ingested.txt' is not in")):
         run_set(bad, sample_settings(llm="extractive"))
+
+
+def test_fail_under_gates_turn_a_missed_target_into_exit_3(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = rag("eval", str(SEED), "--docs", str(SAMPLE), "--out", str(out), "--limit", "3",
+               "--llm", "extractive", "--fail-under", "quote_validity=1",
+               "--fail-under", "latency_p50_ms=1", cwd=tmp_path,
+               RAG_STORE_DIR=str(tmp_path / "store"))
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("rag eval: fail:")]
+    assert len(failed) == 1 and "latency_p50_ms" in failed[0] and "above 1" in failed[0]
+    assert (out / "report.json").exists()  # the reports are written all the same
+    proc = rag("eval", str(SEED), "--docs", str(SAMPLE), "--out", str(out),
+               "--fail-under", "accuracy=0.9", cwd=tmp_path)
+    assert proc.returncode == 1 and "unknown metric 'accuracy'" in proc.stderr

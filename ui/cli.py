@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                    help="print metric deltas between two reports")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE",
+                   help="exit 3 when METRIC ends below VALUE (above, for latency_*_ms); "
+                        "repeatable, e.g. --fail-under quote_validity=1")
     p.add_argument("--judge", choices=["off", "openai", "local"],
                    help="support judge: checks each cited sentence against its quotes (RAG_JUDGE)")
     p.add_argument("--judge-model", metavar="MODEL",
