@@ -34,6 +34,9 @@ def label(title: str, words: int = 8) -> str:
     return f"“{short}”"
 
 
+CONFLICT_COVERAGE = 0.45
+
+
 def refusal() -> Draft:
     return Draft(REFUSAL, [], True, [])
 
@@ -50,11 +53,14 @@ def _redundant(e: Evidence, chosen: list[Evidence]) -> bool:
 def find_conflicts(question: str, ranked: list[Evidence], window: float
                    ) -> list[tuple[Evidence, Evidence]]:
     """Pairs of relevant sentences from different articles giving different figures for
-    what the question asks about, best pair first."""
+    what the question asks about, best pair first. Each sentence must itself be about the
+    question (hold at least COVERAGE of its weighted terms): two strikes' tolls found while
+    looking for a war's toll are not a disagreement."""
     if not ranked:
         return []
     topic = topic_roots(question)
-    pool = [e for e in ranked if e.score >= ranked[0].score - window][:12]
+    pool = [e for e in ranked
+            if e.score >= ranked[0].score - window and e.lexical >= CONFLICT_COVERAGE][:12]
     pairs = []
     for i, a in enumerate(pool):
         for b in pool[i + 1:]:

@@ -75,6 +75,15 @@ def test_conflicting_death_tolls_both_shown(service: Any) -> None:
     assert_verifiable(service, answer)
 
 
+def test_tolls_of_other_events_are_not_shown_as_a_disagreement(service: Any) -> None:
+    # The articles give 13 and 18 dead for strikes in Beirut: figures for other events
+    # than the one asked about, so no "different figures" and the war's toll is quoted.
+    answer = service.ask("How many Palestinians have been killed in the war?")
+    assert not answer.conflicts and "different figures" not in answer.answer
+    assert "42,000" in answer.answer
+    assert_verifiable(service, answer)
+
+
 def test_question_the_articles_cannot_answer_is_refused(service: Any) -> None:
     answer = service.ask("Who was chosen as the new leader of Hamas after Sinwar's death?")
     assert answer.refused and answer.citations == []

@@ -97,3 +97,16 @@ def test_bad_setting_names_the_variable(sample_store: Path) -> None:
     proc = rag("ask", "x?", store=sample_store, RAG_TOP_K="many")
     assert proc.returncode == 1 and "RAG_TOP_K" in proc.stderr
     no_traceback(proc)
+
+
+def test_a_reader_that_leaves_early_gets_no_error_message(sample_store: Path) -> None:
+    # `rag ask ... | head -1`: the pipe closes before the answer is written.
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "ask", "How many hostages remain?"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=sample_store.parent,
+                            env=cli_env(RAG_STORE_DIR=str(sample_store), PYTHONPATH=str(ROOT)))
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141
+    assert err == ""
