@@ -84,6 +84,33 @@ def test_tolls_of_other_events_are_not_shown_as_a_disagreement(service: Any) -> 
     assert_verifiable(service, answer)
 
 
+@pytest.mark.parametrize("question", [
+    # Each differs from a question the articles answer by one name they never mention.
+    "Which U.S. envoy visited Damascus to mediate between the warring parties?",
+    "What did the head of UNICEF say about people in northern Gaza?",
+])
+def test_a_question_about_someone_or_somewhere_else_is_refused(service: Any,
+                                                               question: str) -> None:
+    answer = service.ask(question)
+    assert answer.refused and not answer.citations
+
+
+def test_names_are_checked_in_the_quote_title_and_a_pronouns_antecedent() -> None:
+    from rag.evidence import missing_names, question_names
+    from rag.types import Article
+
+    assert question_names("When was Berlin's first stock exchange established?") == {"berlin"}
+    assert question_names("Did the U.S. envoy go to Beirut?") == {"beirut"}  # no short forms
+    text = ("Warsaw Exchange\n\nEdward the Confessor returned in 1041. He appointed Robert "
+            "archbishop. Warsaw's first stock exchange was established in 1817.")
+    art = Article(id="a", text=text, title="Warsaw Exchange", source="", url="")
+    stock = text.index("Warsaw's first")
+    assert missing_names({"berlin"}, art, stock, len(text)) == ("berlin",)
+    assert missing_names({"warsaw"}, art, stock, len(text)) == ()
+    appointed = text.index("He appointed")
+    assert missing_names({"edward"}, art, appointed, stock - 1) == ()  # "He" is Edward
+
+
 def test_question_the_articles_cannot_answer_is_refused(service: Any) -> None:
     answer = service.ask("Who was chosen as the new leader of Hamas after Sinwar's death?")
     assert answer.refused and answer.citations == []
