@@ -80,13 +80,16 @@ def measure_product(prod: Product, qs: list[dict[str, Any]], modes: tuple[str, .
         prod.forget_queries()
         row: dict[str, Any] = {"retrieve": _latency(prod.retrieve, texts, mode)}
         row["quality"] = _quality(prod.rank, qs, mode)
+        row["quality_served"] = _quality(prod.rank_served, qs, mode)
         prod.forget_queries()
         # ask costs ~10× a retrieval (it embeds every candidate sentence): fewer questions
         # for the secondary modes keeps the run under an hour on 2 cores.
         row["ask"] = _latency(prod.ask, texts[:ASKS[mode]], mode)
         out[mode] = row
         print(f"    {mode:7s} hit@5 {row['quality']['hit@5']:.3f} "
-              f"mrr@5 {row['quality']['mrr@5']:.3f} retrieve p50 {row['retrieve']['p50_ms']} ms"
+              f"mrr@5 {row['quality']['mrr@5']:.3f} (served: "
+              f"{row['quality_served']['hit@5']:.3f} / {row['quality_served']['mrr@5']:.3f}) "
+              f"retrieve p50 {row['retrieve']['p50_ms']} ms"
               f" ask p50 {row['ask']['p50_ms']} ms (load {load()})", flush=True)
     return out
 

@@ -78,6 +78,12 @@ class Product:
         hits = self.service(mode).retriever.retrieve(question, k=chunks)
         return [article_key(h.article.origin) for h in hits]
 
+    def rank_served(self, question: str, mode: str) -> list[str]:
+        """Articles of the passages `ask` answers from: the fused pool reranked by its best
+        evidence sentence, top_k of them (what a user is shown)."""
+        hits, _ = self.service(mode).passages(question)
+        return [article_key(h.article.origin) for h in hits]
+
     def retrieve(self, question: str, mode: str) -> Any:
         return self.service(mode).retriever.retrieve(question)
 

@@ -161,6 +161,30 @@ def _follower_end(article: Article, end: int) -> int:
     return end
 
 
+def _quotation_end(article: Article, start: int, end: int) -> int:
+    """When the quote opens a quotation it does not close (a speaker's words run on past
+    the full stop), the end of the sentence that closes it, within the paragraph and 400
+    characters; else `end`. A quote never stops mid-quotation.
+
+    Example: for a.text == 'He said: "They wait. They die." Later.', the quote
+             a.text[0:_quotation_end(a, 0, 20)] == 'He said: "They wait. They die."'
+    """
+    text = article.text[start:end]
+    curly_open = text.count("“") > text.count("”")
+    if not curly_open and text.count('"') % 2 == 0:
+        return end
+    after = article.text[end:end + 400]
+    stop = after.find("\n\n")
+    after = after if stop < 0 else after[:stop]
+    close = after.find("”" if curly_open else '"')
+    if close < 0:
+        return end
+    for sentence in split_sentences(after, base=end):
+        if sentence.end > end + close:
+            return sentence.end
+    return end + close + 1
+
+
 def candidates(hits: list[Hit]) -> list[Evidence]:
     """Every sentence of the retrieved chunks, once (chunks overlap), in retrieval order.
     A sentence followed by one that leans on it carries that one in its quote: the answer
@@ -173,8 +197,9 @@ def candidates(hits: list[Hit]) -> list[Evidence]:
             if key in seen or len(s.text) < 12:
                 continue
             seen.add(key)
-            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank,
-                                _follower_end(hit.article, s.end)))
+            ext = _follower_end(hit.article, s.end)
+            ext = _quotation_end(hit.article, s.start, max(s.end, ext))
+            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext))
     return out
 
 

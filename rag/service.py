@@ -81,16 +81,7 @@ class RagService:
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
         standalone = self._standalone(q, history)
-        # Fused candidates, then reranked by their best sentence: the top_k are the passages.
-        pool = self.retriever.retrieve(standalone, max(self.settings.rerank_pool,
-                                                       self.settings.top_k))
-        qvec = self.retriever.embed_query(standalone)
-        ranked = evidence.score(standalone, qvec, evidence.candidates(pool), self.embedder,
-                                bm25.get_index(self.store).idf,
-                                {h.chunk.id: h.dense or 0.0 for h in pool})
-        hits = evidence.rerank(pool, ranked, self.settings.top_k)
-        kept = {h.chunk.id for h in hits}
-        ranked = [e for e in ranked if e.chunk_id in kept]
+        hits, ranked = self.passages(standalone)
         t1 = time.perf_counter()
         draft: Draft | None = None
         if self._generator is None:
@@ -108,6 +99,20 @@ class RagService:
         t2 = time.perf_counter()
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
                                                              (t0, t1, t2)))
+
+    def passages(self, question: str, k: int | None = None
+                 ) -> tuple[list[Hit], list[evidence.Evidence]]:
+        """The passages an answer rests on, best first, and their evidence sentences,
+        scored: fused candidates reranked by their best sentence; the top k (top_k)."""
+        k = k or self.settings.top_k
+        pool = self.retriever.retrieve(question, max(self.settings.rerank_pool, k))
+        qvec = self.retriever.embed_query(question)
+        ranked = evidence.score(question, qvec, evidence.candidates(pool), self.embedder,
+                                bm25.get_index(self.store).idf,
+                                {h.chunk.id: h.dense or 0.0 for h in pool})
+        hits = evidence.rerank(pool, ranked, k)
+        kept = {h.chunk.id for h in hits}
+        return hits, [e for e in ranked if e.chunk_id in kept]
 
     def article(self, article_id: str) -> Article | None:
         return self.store.article(article_id)

@@ -111,6 +111,14 @@ def test_names_are_checked_in_the_quote_title_and_a_pronouns_antecedent() -> Non
     assert missing_names({"edward"}, art, appointed, stock - 1) == ()  # "He" is Edward
 
 
+def test_a_quote_never_stops_inside_a_quotation(service: Any) -> None:
+    answer = service.ask("What did the head of UNRWA say about people in northern Gaza?")
+    assert_verifiable(service, answer)
+    quote = answer.citations[0].quote
+    assert "just waiting to die" in quote
+    assert quote.count('"') % 2 == 0 and quote.count("“") == quote.count("”")
+
+
 def test_question_the_articles_cannot_answer_is_refused(service: Any) -> None:
     answer = service.ask("Who was chosen as the new leader of Hamas after Sinwar's death?")
     assert answer.refused and answer.citations == []
