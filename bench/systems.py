@@ -81,7 +81,7 @@ class Product:
     def rank_served(self, question: str, mode: str) -> list[str]:
         """Articles of the passages `ask` answers from: the fused pool reranked by its best
         evidence sentence, top_k of them (what a user is shown)."""
-        hits, _ = self.service(mode).passages(question)
+        _, hits, _ = self.service(mode).passages(question)
         return [article_key(h.article.origin) for h in hits]
 
     def retrieve(self, question: str, mode: str) -> Any:

@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.embeddings import Embedder
+from rag.settings import Settings
 from rag.text import content_terms, split_sentences, words
 from rag.types import Article, Hit
 
@@ -53,6 +54,14 @@ def _stem() -> Callable[[str], str]:
     import Stemmer
 
     return Stemmer.Stemmer("english").stemWord
+
+
+def stem(word: str) -> str:
+    """A lowercase word's stem, as the BM25 index stores it.
+
+    Example: stem("hostages") == "hostag"
+    """
+    return _stem()(word)
 
 
 def stems(text: str) -> set[str]:
@@ -127,6 +136,27 @@ def missing_names(names: set[str], article: Article, start: int, end: int) -> tu
         parts.append(_previous_sentence(article, start))
     have = stems(" ".join(parts))
     return tuple(sorted(n for n in names if not _present(n, have)))
+
+
+_FACTOID = re.compile(r"^\W*(?:(?:in|on|at|from|to|for|by|with|after|before|during|since|of)"
+                      r"\s+)?(?:who|whom|whose|which|when|where|how (?:many|much|long|old|far)|"
+                      r"what (?:year|date|day|time|number|percentage|country|city|name))\b",
+                      re.I)
+
+
+def is_factoid(question: str) -> bool:
+    """Does the question ask for one specific item (a person, place, date, number)?
+
+    Example: is_factoid("In what year did X happen?") and not is_factoid("why did X quit")
+    """
+    return bool(_FACTOID.search(question))
+
+
+def relevance_floor(question: str, settings: Settings) -> float:
+    """The evidence score below which the question is refused: a factoid question needs its
+    fact (RAG_MIN_RELEVANCE); an open one (how, why, keywords) is answered by a relevant
+    passage (RAG_MIN_RELEVANCE_OPEN)."""
+    return settings.min_relevance if is_factoid(question) else settings.min_relevance_open
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:

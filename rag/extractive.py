@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import disagree, topic_roots
-from rag.evidence import Evidence
+from rag.evidence import Evidence, relevance_floor
 from rag.settings import Settings
 from rag.text import words
 from rag.types import Citation
@@ -71,7 +71,8 @@ def find_conflicts(question: str, ranked: list[Evidence], window: float
 
 def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
     """Stitch the answer from the best sentences; refuse when none is relevant enough."""
-    if not ranked or ranked[0].score < settings.min_relevance:
+    floor = relevance_floor(question, settings)
+    if not ranked or ranked[0].score < floor:
         return refusal()
     best = ranked[0]
     chosen = [best]
@@ -84,7 +85,7 @@ def compose(question: str, ranked: list[Evidence], settings: Settings) -> Draft:
         for e in ranked[1:]:
             if len(chosen) >= settings.max_evidence:
                 break
-            if e.score < max(settings.min_relevance, best.score - 0.1) or _redundant(e, chosen):
+            if e.score < max(floor, best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
     citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end)))

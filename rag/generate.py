@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from rag.errors import BackendError, ConfigError
-from rag.evidence import Evidence
+from rag.evidence import Evidence, relevance_floor
 from rag.extractive import Draft, find_conflicts, label, refusal
 from rag.grounding import GroundingState, Numbered, ground
 from rag.prompts import answer_messages, condense_messages
@@ -153,7 +153,7 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], ranked: list
                     settings: Settings) -> Iterator[str | Draft]:
     """Stream the answer sentence by sentence as each one is grounded (unsupported text
     never reaches the stream), then yield the final Draft."""
-    if not ranked or ranked[0].score < settings.min_relevance:
+    if not ranked or ranked[0].score < relevance_floor(question, settings):
         yield refusal()  # nothing relevant enough: do not let the model guess
         return
     passages = _numbered(hits)

@@ -17,6 +17,7 @@ from rag.extractive import Draft, compose
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
+from rag.text import correct_typos, words
 from rag.types import Answer, Article, Hit, Passage, StreamEvent, Timings, Turn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -81,7 +82,7 @@ class RagService:
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
         standalone = self._standalone(q, history)
-        hits, ranked = self.passages(standalone)
+        standalone, hits, ranked = self.passages(standalone)
         t1 = time.perf_counter()
         draft: Draft | None = None
         if self._generator is None:
@@ -101,18 +102,32 @@ class RagService:
                                                              (t0, t1, t2)))
 
     def passages(self, question: str, k: int | None = None
-                 ) -> tuple[list[Hit], list[evidence.Evidence]]:
-        """The passages an answer rests on, best first, and their evidence sentences,
-        scored: fused candidates reranked by their best sentence; the top k (top_k)."""
+                 ) -> tuple[str, list[Hit], list[evidence.Evidence]]:
+        """The question as searched (typos fixed), the passages an answer rests on, best
+        first, and their evidence sentences, scored: fused candidates reranked by their
+        best sentence; the top k (top_k)."""
         k = k or self.settings.top_k
-        pool = self.retriever.retrieve(question, max(self.settings.rerank_pool, k))
+        depth = max(self.settings.rerank_pool, k)
+        pool = self.retriever.retrieve(question, depth)
+        fixed = self._correct_typos(question, pool)
+        if fixed != question:  # the meaning found the passages; now their words can match
+            question = fixed
+            pool = self.retriever.retrieve(question, depth)
         qvec = self.retriever.embed_query(question)
         ranked = evidence.score(question, qvec, evidence.candidates(pool), self.embedder,
                                 bm25.get_index(self.store).idf,
                                 {h.chunk.id: h.dense or 0.0 for h in pool})
         hits = evidence.rerank(pool, ranked, k)
         kept = {h.chunk.id for h in hits}
-        return hits, [e for e in ranked if e.chunk_id in kept]
+        return question, hits, [e for e in ranked if e.chunk_id in kept]
+
+    def _correct_typos(self, question: str, pool: list[Hit]) -> str:
+        """"hezbolah" -> "hezbollah": words the corpus never uses, one typo away from a
+        word of the retrieved passages (dense retrieval finds them despite the typo)."""
+        index = bm25.get_index(self.store)
+        vocabulary = {w for h in pool for w in words(h.chunk.text)}
+        return correct_typos(question, vocabulary,
+                             known=lambda w: index.doc_freq(evidence.stem(w)) > 0)
 
     def article(self, article_id: str) -> Article | None:
         return self.store.article(article_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rag.types import Sentence
 
@@ -202,3 +202,42 @@ def content_terms(text: str) -> list[str]:
             if w and w not in STOPWORDS:
                 out.append(w)
     return out
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when b is a with one letter inserted, deleted, replaced, or two neighbours
+    swapped (the typos people make).
+
+    Example: one_edit_apart("hezbolah", "hezbollah") and one_edit_apart("isreali", "israeli")
+    """
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1:]
+
+
+def correct_typos(text: str, vocabulary: set[str], known: Callable[[str], bool],
+                  min_len: int = 5) -> str:
+    """Replace each word of `text` that is not `known` (to the corpus) by the one word of
+    `vocabulary` (lowercase) a single typo away, when exactly one is; other words, and
+    every known word, are kept ("killed" is never turned into "killer").
+
+    Example: correct_typos("is hezbolah willing", {"hezbollah", "willing"}, known)
+             == "is hezbollah willing"   # where known("hezbolah") is False
+    """
+    def fix(m: re.Match[str]) -> str:
+        word = m.group()
+        low = word.lower()
+        if len(low) < min_len or low in vocabulary or low in STOPWORDS or known(low):
+            return word
+        near = [v for v in vocabulary if len(v) >= min_len and one_edit_apart(low, v)]
+        return near[0] if len(set(near)) == 1 else word
+
+    return _WORD.sub(fix, text)

@@ -119,6 +119,29 @@ def test_a_quote_never_stops_inside_a_quotation(service: Any) -> None:
     assert quote.count('"') % 2 == 0 and quote.count("“") == quote.count("”")
 
 
+def test_a_typo_the_corpus_never_uses_is_corrected_before_matching(service: Any) -> None:
+    answer = service.ask("is hezbolah willing to negotiate while the fighting goes on")
+    assert "hezbollah" in answer.standalone_question.lower()
+    assert not answer.refused and "ruled out negotiations" in answer.answer
+    assert_verifiable(service, answer)
+
+
+def test_an_open_question_is_answered_by_a_relevant_passage(service: Any) -> None:
+    # Typed the way people type: lowercase, no question mark, the article's words changed.
+    answer = service.ask("how did the head of sahel general hospital describe the last day")
+    assert not answer.refused and "living in terror" in answer.answer
+    assert_verifiable(service, answer)
+
+
+def test_factoid_and_open_questions_are_told_apart() -> None:
+    from rag.evidence import is_factoid
+
+    assert all(is_factoid(q) for q in ["Who resigned?", "In what year was it built?",
+                                       "how many hostages remain", "Where did he go?"])
+    assert not any(is_factoid(q) for q in ["why did gantz quit", "netanyahu war aims",
+                                           "How did Israel respond?"])
+
+
 def test_question_the_articles_cannot_answer_is_refused(service: Any) -> None:
     answer = service.ask("Who was chosen as the new leader of Hamas after Sinwar's death?")
     assert answer.refused and answer.citations == []
