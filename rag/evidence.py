@@ -140,7 +140,8 @@ def missing_names(names: set[str], article: Article, start: int, end: int) -> tu
 
 _FACTOID = re.compile(r"^\W*(?:(?:in|on|at|from|to|for|by|with|after|before|during|since|of)"
                       r"\s+)?(?:who|whom|whose|which|when|where|how (?:many|much|long|old|far)|"
-                      r"what (?:year|date|day|time|number|percentage|country|city|name))\b",
+                      r"what (?:year|date|day|time|number|percentage|country|city|name)|"
+                      r"what(?: i|')s the name)\b",
                       re.I)
 
 
@@ -170,7 +171,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return 0.08 if _NUMBER.search(sentence) else -0.05
     if re.search(r"\bwhen\b|\bwhat (?:date|day|year|time)\b", q):
         return 0.08 if _DATE.search(sentence) else -0.03
-    if re.search(r"^\W*who(?:m|se)?\b", q):
+    if re.search(r"^\W*who(?:m|se)?\b|\bwhat(?: is|'s|was) (?:the|his|her|their) name\b", q):
         # The answer names someone the question does not already name.
         asked = set(content_terms(question))
         new = [m for m in _NAME.findall(sentence)
