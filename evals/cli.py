@@ -35,6 +35,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.compare:
         if args.set:
             raise InputError("give either an eval set or --compare A.json B.json, not both")
+        if args.fail_under:
+            raise InputError("--fail-under gates a run; --compare only prints deltas")
         a_path, b_path = (Path(p) for p in args.compare)
         print(compare(load_report(a_path), load_report(b_path), str(a_path), str(b_path)))
         return 0

@@ -26,8 +26,8 @@ from rag.types import Answer
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
-_VERDICT = re.compile(r"\b(yes|no|true|false|entailed|not entailed|supported|unsupported)\b",
-                      re.I)
+_VERDICT = re.compile(r"\b(not (?:entailed|supported|true)|unsupported|yes|no|true|false|"
+                      r"entailed|supported)\b", re.I)
 
 SYSTEM = """You check claims against evidence. Say yes only when the evidence states \
 everything the claim says, or directly implies it. Say no when the claim adds anything \
@@ -41,6 +41,7 @@ class Claim:
     sentence: str
     citations: tuple[int, ...]
     quotes: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # the cited articles' publishers, for attributions
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def cited_claims(answer: Answer) -> list[Claim]:
     """
     if answer.refused:
         return []
-    quotes = {c.n: c.quote for c in answer.citations}
+    by_n = {c.n: c for c in answer.citations}
     pieces: list[str] = []
     for s in split_sentences(answer.answer):
         text = s.text
@@ -83,26 +84,43 @@ def cited_claims(answer: Answer) -> list[Claim]:
     for piece in pieces:
         numbers = tuple(dict.fromkeys(int(x) for m in _MARKER.finditer(piece)
                                       for x in m.group(1).split(",")))
-        cited = tuple(quotes[n] for n in numbers if n in quotes)
+        cited = [by_n[n] for n in numbers if n in by_n]
         if not cited:
             continue
         sentence = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", piece))
-        claims.append(Claim(" ".join(sentence.split()), numbers, cited))
+        claims.append(Claim(" ".join(sentence.split()), numbers,
+                            tuple(c.quote for c in cited),
+                            tuple(c.source for c in cited if c.source)))
     return claims
 
 
-def is_verbatim(claim: Claim) -> bool:
-    """The claim says, word for word, what its quotes say: the sentence, or what follows an
-    attribution ending in a colon, is part of the quotes (quote marks, dashes, spacing and
-    case folded; at least four words).
+_ATTRIBUTION = re.compile(r"^(?P<who>[^:]{1,80}?)(?: \([^)]*\))?: ")
+_GENERIC_WHO = {"one report", "another report"}
 
-    Example: is_verbatim(Claim("Reuters: “Gantz resigned on Sunday.”", (1,),
-                               ("Benny Gantz resigned on Sunday.",))) is True
+
+def is_verbatim(claim: Claim) -> bool:
+    """The claim is, word for word, one or more whole sentences of one of its quotes (quote
+    marks, dashes, spacing and case folded), after at most an attribution naming a cited
+    source ("Reuters: ", "One report (2024-10-22): "). Anything less (a part of a sentence,
+    which can drop a "No" or a "denied that"; words spanning two quotes; another speaker's
+    name) goes to the judge.
+
+    Example: is_verbatim(Claim("Reuters: “Gantz resigned.”", (1,), ("Gantz resigned.",),
+                               ("Reuters",))) is True
     """
-    premise = _fold(" ".join(claim.quotes))
-    sentence = _fold(claim.sentence)
-    bodies = [sentence] + ([sentence.split(": ", 1)[1]] if ": " in sentence else [])
-    return any(len(b.split()) >= 4 and b in premise for b in bodies)
+    bodies = [claim.sentence]
+    m = _ATTRIBUTION.match(claim.sentence)
+    if m and m.group("who").strip().casefold() in (
+            _GENERIC_WHO | {x.casefold() for x in claim.sources}):
+        bodies = [claim.sentence[m.end():]]
+    targets = {t for t in map(_fold, bodies) if len(t.split()) >= 4}
+    for quote in claim.quotes:
+        spans = split_sentences(quote)
+        for i, first in enumerate(spans):
+            for last in spans[i:]:
+                if _fold(quote[first.start:last.end]) in targets:
+                    return True
+    return False
 
 
 def _fold(text: str) -> str:
@@ -110,21 +128,27 @@ def _fold(text: str) -> str:
 
 
 def judge_messages(claim: Claim) -> list[dict[str, str]]:
-    """The NLI question for one claim: premise (its quotes), hypothesis (the sentence)."""
+    """The NLI question for one claim: premise (its quotes), hypothesis (the sentence).
+
+    Example: judge_messages(claim)[1]["content"].startswith("Evidence:\n- ")
+    """
     evidence = "\n".join(f"- {q}" for q in claim.quotes)
     return [{"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"Evidence:\n{evidence}\n\nClaim: {claim.sentence}\n\n"
                                         "Does the evidence support the claim? Answer yes or no."}]
 
 
-def parse_verdict(reply: str) -> bool:
-    """The judge's first yes/no word; anything else counts as not entailed (support is a
-    lower bound: a claim the judge did not confirm is not counted as supported).
+def parse_verdict(reply: str) -> bool | None:
+    """The judge's first yes/no word (negated forms read first); None when the reply holds
+    none, so an unreadable reply is left out of `support` rather than counted either way.
 
-    Example: parse_verdict("Yes.") is True; parse_verdict("No, it adds a date") is False
+    Example: parse_verdict("Yes.") is True; parse_verdict("Not supported.") is False;
+             parse_verdict("<think>") is None
     """
     m = _VERDICT.search(reply)
-    return m is not None and m.group(1).lower() in {"yes", "true", "entailed", "supported"}
+    if m is None:
+        return None
+    return m.group(1).lower() in {"yes", "true", "entailed", "supported"}
 
 
 def support(checks: Sequence[Check]) -> float | None:
@@ -155,7 +179,10 @@ class LLMJudge:
         except BackendError as exc:
             return Check(claim.sentence, claim.citations, None, f"judge failed: {exc}",
                          self.name)
-        return Check(claim.sentence, claim.citations, parse_verdict(reply), reply, self.name)
+        verdict = parse_verdict(reply)
+        return Check(claim.sentence, claim.citations, verdict,
+                     reply if verdict is not None else f"no yes/no in the reply: {reply!r}",
+                     self.name)
 
     def check_answer(self, answer: Answer) -> list[Check]:
         return [self.check(c) for c in cited_claims(answer)]
@@ -191,4 +218,7 @@ def make_judge(settings: Settings) -> LLMJudge | None:
     probe = judge.check(_PROBE)
     if probe.entailed is None:
         raise BackendError(f"RAG_JUDGE={settings.judge}: {probe.reply}")
+    if probe.entailed:
+        raise BackendError(f"RAG_JUDGE={settings.judge}: {judge.name} called a claim the "
+                           "evidence contradicts supported; it cannot judge support")
     return judge

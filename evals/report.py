@@ -254,10 +254,13 @@ def parse_gate(text: str) -> tuple[str, float]:
         raise InputError(f"--fail-under {text}: unknown metric {name!r} "
                          f"(one of: {', '.join(METRICS)})")
     try:
-        return name, float(value)
+        bound = float(value)
     except ValueError:
+        bound = math.nan
+    if not math.isfinite(bound):
         raise InputError(f"--fail-under {text}: give METRIC=NUMBER, "
-                         "e.g. answer_pass_rate=0.9") from None
+                         "e.g. answer_pass_rate=0.9")
+    return name, bound
 
 
 def gate_failures(report: Report, gates: list[tuple[str, float]]) -> list[str]:
@@ -273,7 +276,9 @@ def gate_failures(report: Report, gates: list[tuple[str, float]]) -> list[str]:
     for name, bound in gates:
         value = report["metrics"].get(name)
         if value is None:
-            out.append(f"{name} is null (nothing to measure it on), so it cannot meet {bound:g}")
+            why = ("no judge is configured (--judge)" if name == "support"
+                   else "nothing to measure it on")
+            out.append(f"{name} is null ({why}), so it cannot meet {bound:g}")
         elif name in LOWER_IS_BETTER and value > bound:
             out.append(f"{name} {fmt(value, name)} is above {bound:g}")
         elif name not in LOWER_IS_BETTER and value < bound:

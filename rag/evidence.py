@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.text import content_terms, split_sentences, words
+from rag.text import content_terms, normalize, paragraphs, split_sentences, words
 from rag.types import Article, Hit
 
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -101,17 +101,31 @@ MISSING_NAME_PENALTY = 0.25
 RARE_NAME_IDF = 1.9  # BM25 idf of a term in about 15% of the chunks
 
 
-def question_names(question: str) -> set[str]:
-    """Stems of the names the question uses: its capitalised words other than stopwords
-    (the first word too, so "Gantz resignation" names Gantz, but not "Which" or "How"),
-    leaving out short forms such as US or U.N.
+Name = frozenset[str]  # the stems of one name's words ("Yoav Gallant" -> {"yoav", "gallant"})
 
-    Example: question_names("When was Berlin's first stock exchange established?")
-             == {"berlin"}
+
+def question_names(question: str) -> list[Name]:
+    """The names the question uses: runs of capitalised words, each as the stems of its
+    words. The question's first word counts only inside a run of two or more ("Benny Gantz
+    resigned?", not "Explain why ..."); stopwords and short forms (US, U.N.) are left out.
+
+    Example: question_names("Explain why Defense Minister Yoav Gallant met Berlin's mayor")
+             == [{"defens", "minist", "yoav", "gallant"}, {"berlin"}]
     """
-    found = " ".join(m.group(1) for m in _CAPITALISED.finditer(question))
-    # Short forms (US, U.S., UN, EU) are written many ways; they are not checked.
-    return {t for t in stems(found) if len(t) >= 4 and "." not in t}
+    runs: list[list[str]] = []
+    last_end = -1
+    for m in _CAPITALISED.finditer(question):
+        if runs and question[last_end:m.start()].strip() == "":
+            runs[-1].append(m.group(1))
+        else:
+            runs.append([m.group(1)])
+        last_end = m.end()
+    first = _CAPITALISED.match(question.lstrip())
+    if first and runs and len(runs[0]) == 1 and runs[0][0] == first.group(1):
+        runs = runs[1:]
+    names = [frozenset(t for t in stems(" ".join(run)) if len(t) >= 4 and "." not in t)
+             for run in runs]
+    return [n for n in names if n]
 
 
 def _previous_sentence(article: Article, start: int) -> str:
@@ -120,13 +134,15 @@ def _previous_sentence(article: Article, start: int) -> str:
     return before[-1].text if before else ""
 
 
-def missing_names(names: set[str], article: Article, start: int, end: int) -> tuple[str, ...]:
-    """The question's names that the quote never mentions. The quote counts with the
+def missing_names(names: list[Name], article: Article, start: int, end: int
+                  ) -> tuple[str, ...]:
+    """The question's names that the quote does not mention in full (each missing name
+    counts once, however many of its words are missing). The quote counts with the
     article's title and source, and with the sentence before it when it opens on a
-    pronoun ("He appointed ..." after "Edward ..."). Evidence about Warsaw's stock
-    exchange does not answer a question about Berlin's.
+    pronoun ("He appointed ..." after "Edward ...").
+    Evidence about Warsaw's stock exchange does not answer a question about Berlin's.
 
-    Example: missing_names({"berlin"}, warsaw_article, s, e) == ("berlin",)
+    Example: missing_names([{"berlin"}], warsaw_article, s, e) == ("berlin",)
     """
     if not names:
         return ()
@@ -135,14 +151,15 @@ def missing_names(names: set[str], article: Article, start: int, end: int) -> tu
     if _ANAPHOR.match(quote):
         parts.append(_previous_sentence(article, start))
     have = stems(" ".join(parts))
-    return tuple(sorted(n for n in names if not _present(n, have)))
+    return tuple(" ".join(sorted(n)) for n in names
+                 if not all(_present(t, have) for t in n))
 
 
+_NAME_ASKED = r"what(?: is|'s| was) (?:the|his|her|their|its) name"
 _FACTOID = re.compile(r"^\W*(?:(?:in|on|at|from|to|for|by|with|after|before|during|since|of)"
                       r"\s+)?(?:who|whom|whose|which|when|where|how (?:many|much|long|old|far)|"
                       r"what (?:year|date|day|time|number|percentage|country|city|name)|"
-                      r"what(?: i|')s the name)\b",
-                      re.I)
+                      rf"{_NAME_ASKED})\b", re.I)
 
 
 def is_factoid(question: str) -> bool:
@@ -150,13 +167,16 @@ def is_factoid(question: str) -> bool:
 
     Example: is_factoid("In what year did X happen?") and not is_factoid("why did X quit")
     """
-    return bool(_FACTOID.search(question))
+    return bool(_FACTOID.search(normalize(question)))
 
 
 def relevance_floor(question: str, settings: Settings) -> float:
     """The evidence score below which the question is refused: a factoid question needs its
     fact (RAG_MIN_RELEVANCE); an open one (how, why, keywords) is answered by a relevant
-    passage (RAG_MIN_RELEVANCE_OPEN)."""
+    passage (RAG_MIN_RELEVANCE_OPEN).
+
+    Example: relevance_floor("why did he quit", settings) == settings.min_relevance_open
+    """
     return settings.min_relevance if is_factoid(question) else settings.min_relevance_open
 
 
@@ -165,13 +185,13 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
     Example: answer_type_bonus("How many died?", "Ten died.") > 0
     """
-    q = question.lower()
+    q = normalize(question).lower()
     if re.search(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b",
                  q):
         return 0.08 if _NUMBER.search(sentence) else -0.05
     if re.search(r"\bwhen\b|\bwhat (?:date|day|year|time)\b", q):
         return 0.08 if _DATE.search(sentence) else -0.03
-    if re.search(r"^\W*who(?:m|se)?\b|\bwhat(?: is|'s|was) (?:the|his|her|their) name\b", q):
+    if re.search(rf"^\W*who(?:m|se)?\b|\b{_NAME_ASKED}\b", q):
         # The answer names someone the question does not already name.
         asked = set(content_terms(question))
         new = [m for m in _NAME.findall(sentence)
@@ -193,27 +213,28 @@ def _follower_end(article: Article, end: int) -> int:
 
 
 def _quotation_end(article: Article, start: int, end: int) -> int:
-    """When the quote opens a quotation it does not close (a speaker's words run on past
-    the full stop), the end of the sentence that closes it, within the paragraph and 400
-    characters; else `end`. A quote never stops mid-quotation.
+    """When a quotation is open at `end` (counted from its paragraph's start: a speaker's
+    words run on past the full stop), the end of the sentence that closes it, or of the
+    closing mark itself, within the paragraph and 400 characters; else `end`. A quote
+    never stops mid-quotation.
 
     Example: for a.text == 'He said: "They wait. They die." Later.', the quote
              a.text[0:_quotation_end(a, 0, 20)] == 'He said: "They wait. They die."'
     """
-    text = article.text[start:end]
-    curly_open = text.count("“") > text.count("”")
-    if not curly_open and text.count('"') % 2 == 0:
+    para_start, para_end = next(((s, e) for s, e in paragraphs(article.text)
+                                 if s <= start < e), (start, end))
+    before = article.text[para_start:end]
+    curly_open = before.count("“") > before.count("”")
+    if not curly_open and before.count('"') % 2 == 0:
         return end
-    after = article.text[end:end + 400]
-    stop = after.find("\n\n")
-    after = after if stop < 0 else after[:stop]
-    close = after.find("”" if curly_open else '"')
+    limit = min(para_end, end + 400)
+    close = article.text.find("”" if curly_open else '"', end, limit)
     if close < 0:
         return end
-    for sentence in split_sentences(after, base=end):
-        if sentence.end > end + close:
+    for sentence in split_sentences(article.text[end:limit], base=end):
+        if sentence.end > close:
             return sentence.end
-    return end + close + 1
+    return close + 1
 
 
 def candidates(hits: list[Hit]) -> list[Evidence]:
@@ -262,8 +283,8 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     q_stems = stems(question)
     # Only names rare in the store are checked: in a store of Gaza news, a sentence need
     # not say "Gaza" to be about it.
-    names = {n for n in question_names(question)
-             if weight is None or weight(n) >= RARE_NAME_IDF}
+    names = [rare for n in question_names(question)
+             if (rare := frozenset(t for t in n if weight is None or weight(t) >= RARE_NAME_IDF))]
     sims = chunk_similarity
     for e in evidence:
         e.missing = missing_names(names, e.article, e.start, max(e.end, e.ext_end))

@@ -226,8 +226,9 @@ def one_edit_apart(a: str, b: str) -> bool:
 def correct_typos(text: str, vocabulary: set[str], known: Callable[[str], bool],
                   min_len: int = 5) -> str:
     """Replace each word of `text` that is not `known` (to the corpus) by the one word of
-    `vocabulary` (lowercase) a single typo away, when exactly one is; other words, and
-    every known word, are kept ("killed" is never turned into "killer").
+    `vocabulary` (lowercase) a single typo away, when exactly one is, keeping its case;
+    other words, every known word and anything with a digit are kept ("killed" never
+    becomes "killer", "10000" never "100000").
 
     Example: correct_typos("is hezbolah willing", {"hezbollah", "willing"}, known)
              == "is hezbollah willing"   # where known("hezbolah") is False
@@ -235,9 +236,17 @@ def correct_typos(text: str, vocabulary: set[str], known: Callable[[str], bool],
     def fix(m: re.Match[str]) -> str:
         word = m.group()
         low = word.lower()
-        if len(low) < min_len or low in vocabulary or low in STOPWORDS or known(low):
+        if (len(low) < min_len or any(c.isdigit() for c in low) or low in vocabulary
+                or low in STOPWORDS or known(low)):
             return word
-        near = [v for v in vocabulary if len(v) >= min_len and one_edit_apart(low, v)]
-        return near[0] if len(set(near)) == 1 else word
+        # Names differ from each other by one letter (Hamad, Hamas): a capitalised word
+        # is only corrected for a letter missing, doubled or swapped, never replaced.
+        name = word[:1].isupper()
+        near = {v for v in vocabulary if len(v) >= min_len and one_edit_apart(low, v)
+                and not (name and len(v) == len(low) and sorted(v) != sorted(low))}
+        if len(near) != 1:
+            return word
+        fixed = near.pop()
+        return fixed.upper() if word.isupper() else (fixed.capitalize() if name else fixed)
 
     return _WORD.sub(fix, text)

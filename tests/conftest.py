@@ -83,6 +83,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     """Environment for running `rag` in a subprocess, without the product's settings."""
     env = {k: v for k, v in os.environ.items()
            if k not in env_names() or k == "RAG_MODEL_CACHE"}  # keep the shared ONNX export
+    env.pop("PYTHONUNBUFFERED", None)  # run as a user's shell would: stdout block-buffered
     env.update(extra)
     return env
 

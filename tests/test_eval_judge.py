@@ -47,18 +47,27 @@ def test_claims_are_the_cited_sentences_with_their_quotes() -> None:
 
 
 def test_a_claim_in_its_quotes_own_words_is_entailed_without_a_model() -> None:
-    assert is_verbatim(Claim("Reuters: “" + QUOTE_1 + "”", (1,), (QUOTE_1,)))
-    assert is_verbatim(Claim("the remaining 97 hostages held in Gaza.", (1,), (QUOTE_1,)))
-    # A changed figure, or words the quote does not have, need a judge.
+    assert is_verbatim(Claim("Reuters: “" + QUOTE_1 + "”", (1,), (QUOTE_1,), ("Reuters",)))
+    assert is_verbatim(Claim("One report: " + QUOTE_1, (1,), (QUOTE_1,)))
+    two = "No one was killed in the strike. Officials met on Monday."
+    assert is_verbatim(Claim("Officials met on Monday.", (1,), (two,)))  # a whole sentence
+    # Anything less than whole sentences of one quote needs a judge: a changed figure, a
+    # dropped "No", a word cut in half, words from two quotes, another speaker's name.
     assert not is_verbatim(Claim(QUOTE_1.replace("97", "500"), (1,), (QUOTE_1,)))
-    assert not is_verbatim(Claim("Qatar freed 97 hostages.", (1,), (QUOTE_1,)))
+    assert not is_verbatim(Claim("One was killed in the strike.", (1,), (two,)))
+    assert not is_verbatim(Claim("ran fired missiles at the base.", (1,),
+                                 ("Iran fired missiles at the base.",)))
+    assert not is_verbatim(Claim("held in Gaza. Netanyahu informed relatives", (1, 2),
+                                 (QUOTE_1, QUOTE_2)))
+    assert not is_verbatim(Claim("Netanyahu: " + QUOTE_1, (1,), (QUOTE_1,), ("Reuters",)))
     assert not is_verbatim(Claim("Gaza.", (1,), (QUOTE_1,)))  # too short to say anything
 
 
 def test_verdicts_and_the_support_score() -> None:
     assert parse_verdict("Yes.") and parse_verdict("yes, it does")
-    assert not parse_verdict("No, the date is not in the evidence")
-    assert not parse_verdict("The evidence does not say.")  # unclear: not counted supported
+    assert parse_verdict("No, the date is not in the evidence") is False
+    assert parse_verdict("Not supported.") is False and parse_verdict("Not true") is False
+    assert parse_verdict("<think>") is None  # unreadable: left out, not counted either way
     from evals.judge import Check
 
     checks = [Check("a", (1,), True, "", "verbatim"), Check("b", (1,), False, "no", "j"),
@@ -73,8 +82,7 @@ def test_a_real_judge_does_not_count_a_fabricated_figure_as_supported(model: Pat
     fabricated = answer("Qatari mediators freed 500 hostages held in Gaza [1].", QUOTE_1)
     checks = judge.check_answer(fabricated)
     assert len(checks) == 1 and checks[0].by == "local:" + model.name
-    assert checks[0].reply  # the model was asked and answered
-    assert checks[0].entailed is False
+    assert checks[0].entailed is False  # an explicit no: an unreadable reply would be None
     copied = judge.check_answer(answer(QUOTE_1 + " [1]", QUOTE_1))
     assert [(c.entailed, c.by) for c in copied] == [(True, "verbatim")]
 
@@ -102,6 +110,18 @@ def test_rag_eval_with_a_judge_behind_an_openai_compatible_server(
         assert it["scores"]["support"] == round(sum(decided) / len(decided), 4)
     md = (out / "report.md").read_text()
     assert "`support` judged by `openai:smollm2`" in md
+
+
+@pytest.mark.llm
+def test_a_judge_behind_an_openai_compatible_server_reads_each_claim(
+        openai_compatible_server: str) -> None:
+    judge = LLMJudge(load_settings(judge="openai", openai_base_url=openai_compatible_server,
+                                   judge_model="smollm2"))
+    paraphrase = answer("Qatar still hopes to free 97 hostages [1]. Netanyahu told families "
+                        "of 129 captives about Mossad [2].", QUOTE_1, QUOTE_2)
+    checks = judge.check_answer(paraphrase)
+    assert [c.citations for c in checks] == [(1,), (2,)]
+    assert all(c.by == "openai:smollm2" and c.entailed is not None for c in checks), checks
 
 
 def _free_port() -> int:

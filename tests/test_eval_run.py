@@ -171,6 +171,8 @@ def test_fail_under_gates_turn_a_missed_target_into_exit_3(tmp_path: Path) -> No
     failed = [line for line in proc.stderr.splitlines() if line.startswith("rag eval: fail:")]
     assert len(failed) == 1 and "latency_p50_ms" in failed[0] and "above 1" in failed[0]
     assert (out / "report.json").exists()  # the reports are written all the same
-    proc = rag("eval", str(SEED), "--docs", str(SAMPLE), "--out", str(out),
+    fresh = tmp_path / "fresh"
+    proc = rag("eval", str(SEED), "--docs", str(SAMPLE), "--out", str(fresh),
                "--fail-under", "accuracy=0.9", cwd=tmp_path)
     assert proc.returncode == 1 and "unknown metric 'accuracy'" in proc.stderr
+    assert not fresh.exists()  # rejected before anything ran

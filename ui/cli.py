@@ -162,22 +162,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_closed() -> bool:
+    """Is stdout a pipe whose reader has gone? If so, point it at /dev/null so the exit
+    flush stays silent."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        closed = any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # a replaced stdout (tests, embedding)
+        return False
+    if closed:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return closed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where it cannot be caught
+        return code
     except RagError as exc:
         print(f"rag {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"rag {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `rag ask ... | head`: the reader left; nothing to report
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            print(f"rag {args.command}: unexpected error: {exc}", file=sys.stderr)
+            return 1
+        return 141  # `rag ask ... | head`: the reader left; nothing to report
     except Exception as exc:  # the last line of defence: one line, no traceback
         print(f"rag {args.command}: unexpected error: {type(exc).__name__}: {exc}",
               file=sys.stderr)
