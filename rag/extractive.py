@@ -54,8 +54,8 @@ def find_conflicts(question: str, ranked: list[Evidence], window: float
                    ) -> list[tuple[Evidence, Evidence]]:
     """Pairs of relevant sentences from different articles giving different figures for
     what the question asks about, best pair first. Each sentence must itself be about the
-    question (hold at least COVERAGE of its weighted terms): two strikes' tolls found while
-    looking for a war's toll are not a disagreement."""
+    question (hold at least CONFLICT_COVERAGE of its weighted terms): two strikes' tolls
+    found while looking for a war's toll are not a disagreement."""
     if not ranked:
         return []
     topic = topic_roots(question)
