@@ -18,6 +18,7 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.text import correct_typos, words
+from rag.tokens import is_common_word
 from rag.types import Answer, Article, Hit, Passage, StreamEvent, Timings, Turn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -122,12 +123,13 @@ class RagService:
         return question, hits, [e for e in ranked if e.chunk_id in kept]
 
     def _correct_typos(self, question: str, pool: list[Hit]) -> str:
-        """"hezbolah" -> "hezbollah": words the corpus never uses, one typo away from a
-        word of the retrieved passages (dense retrieval finds them despite the typo)."""
+        """"hezbolah" -> "hezbollah": words that are neither in the corpus nor common
+        English ("reader" stays "reader"), one typo away from a word of the retrieved
+        passages (dense retrieval finds them despite the typo)."""
         index = bm25.get_index(self.store)
         vocabulary = {w for h in pool for w in words(h.chunk.text)}
-        return correct_typos(question, vocabulary,
-                             known=lambda w: index.doc_freq(evidence.stem(w)) > 0)
+        return correct_typos(question, vocabulary, known=lambda w: (
+            index.doc_freq(evidence.stem(w)) > 0 or is_common_word(w)))
 
     def article(self, article_id: str) -> Article | None:
         return self.store.article(article_id)

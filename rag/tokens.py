@@ -29,3 +29,12 @@ def tiktoken_len(text: str) -> int:
     Example: tiktoken_len("hello world") == 2
     """
     return len(encoding().encode(text, disallowed_special=()))
+
+
+def is_common_word(word: str) -> bool:
+    """Is the lowercase word one token of cl100k (after a space), as common English words
+    are? "reader" is; a typo such as "hezbolah" is not.
+
+    Example: is_common_word("reader") and not is_common_word("hezbolah")
+    """
+    return len(encoding().encode(" " + word.lower(), disallowed_special=())) == 1
