@@ -435,6 +435,11 @@ def expected_chunk_ids(folder: Path, settings: Settings) -> set[str]:
     return {c.id for a in loaded(folder) for c in chunks_of(a, settings)}
 
 
+# Three flushes of 256 one-chunk articles: the signal is sent when the first flush shows,
+# and two more flushes (a few seconds) remain for it to land in, even on a loaded machine.
+INTERRUPTED_RUN = 700
+
+
 def interrupt_ingest(tmp_path: Path, models: Path, sig: signal.Signals, n: int = 300
                      ) -> tuple[Path, Settings, int, str, str]:
     """`rag ingest --json` over n generated articles (more than one flush of 256 chunks),
@@ -464,7 +469,7 @@ def interrupt_ingest(tmp_path: Path, models: Path, sig: signal.Signals, n: int =
 
 def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
         tmp_path: Path, models: Path) -> None:
-    n = 300
+    n = INTERRUPTED_RUN
     folder, settings, code, _, _ = interrupt_ingest(tmp_path, models, signal.SIGKILL, n)
     assert code == -signal.SIGKILL
     stats = store_stats(settings)  # readable after the kill
@@ -482,7 +487,7 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
 
 def test_ctrl_c_mid_ingest_reports_what_was_stored_and_a_rerun_finishes(
         tmp_path: Path, models: Path) -> None:
-    n = 300
+    n = INTERRUPTED_RUN
     folder, settings, code, out, err = interrupt_ingest(tmp_path, models, signal.SIGINT, n)
     assert code == 130 and "Traceback" not in err
     summary = json.loads(out)
