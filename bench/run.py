@@ -211,7 +211,7 @@ def ttft(store: Path, env: dict[str, str]) -> dict[str, Any] | None:
     import importlib.util
 
     gguf = ROOT / ".cache" / "models" / "smollm2-135m-instruct.gguf"
-    if importlib.util.find_spec("rag.generate") is None or not gguf.is_file():
+    if importlib.util.find_spec("rag.llm") is None or not gguf.is_file():
         return None
     try:
         done = subprocess.run([sys.executable, "-m", "bench.ttft", str(store), str(gguf)],

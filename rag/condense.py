@@ -1,5 +1,5 @@
 """Follow-up questions into standalone ones. The LLM rewrites when there is one (see
-generate.py); this is the deterministic rewrite used otherwise, and as the LLM's fallback."""
+generative.py); this is the deterministic rewrite used otherwise, and as the LLM's fallback."""
 
 from __future__ import annotations
 

@@ -1,11 +1,18 @@
-"""Conflicting figures: two sources giving different numbers for the same thing."""
+"""Conflicting figures: two sources giving different numbers for the same thing, found in
+the evidence whichever answerer wrote the answer, cited on both sides, and described as
+structured data (`rag.types.Conflict`) that every surface renders the same way."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.text import STOPWORDS
+from rag.types import Conflict, ConflictFigure, Draft
+
+if TYPE_CHECKING:
+    from rag.evidence import Evidence
 
 _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(million|billion|"
                   r"thousand))?(?![\w])", re.I)
@@ -65,6 +72,29 @@ def _root(word: str) -> str:
     return word
 
 
+def _shared(fa: Figure, fb: Figure, topic: set[str]) -> set[str]:
+    """The roots both figures count that the question asks about."""
+    return {w for w in fa.context & fb.context
+            if any(w.startswith(t[:5]) or t.startswith(w[:5]) for t in topic)}
+
+
+def measure(sentence: str, roots: set[str]) -> str:
+    """What a figure counts, in the sentence's own words: its words whose roots are `roots`,
+    in order, each once.
+
+    Example: measure("the remaining 97 hostages held in Gaza", {"remain", "hostage"})
+             == "remaining hostages"
+    """
+    seen: set[str] = set()
+    out = []
+    for w in _WORD.findall(sentence):
+        r = _root(w.lower())
+        if r in roots and r not in seen:
+            seen.add(r)
+            out.append(w)
+    return " ".join(out)
+
+
 def disagree(a: str, b: str, topic: set[str]) -> tuple[Figure, Figure] | None:
     """The first pair of different figures for the same thing in two sentences: their
     surrounding words overlap on a term of the question (`topic`, roots) and the values
@@ -79,9 +109,7 @@ def disagree(a: str, b: str, topic: set[str]) -> tuple[Figure, Figure] | None:
             # numbers far apart (274 vs 770) count different things.
             if low == high or low <= 0 or high / low > 2.0:
                 continue
-            shared = {w for w in fa.context & fb.context
-                      if any(w.startswith(t[:5]) or t.startswith(w[:5]) for t in topic)}
-            if shared:
+            if _shared(fa, fb, topic):
                 return fa, fb
     return None
 
@@ -93,3 +121,79 @@ def topic_roots(question: str) -> set[str]:
     """
     return {_root(w.lower()) for w in _WORD.findall(question)
             if w.lower() not in STOPWORDS and len(w) > 2}
+
+
+CONFLICT_COVERAGE = 0.45
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two evidence sentences from different articles with different figures for one measure."""
+
+    a: Evidence
+    b: Evidence
+    fa: Figure
+    fb: Figure
+    measure: str
+
+
+def find_conflicts(question: str, ranked: list[Evidence], window: float = 0.3
+                   ) -> list[Disagreement]:
+    """Pairs of relevant sentences from different articles giving different figures for
+    what the question asks about, best pair first. Each sentence must itself be about the
+    question (hold at least CONFLICT_COVERAGE of its weighted terms): two strikes' tolls
+    found while looking for a war's toll are not a disagreement."""
+    if not ranked:
+        return []
+    topic = topic_roots(question)
+    pool = [e for e in ranked
+            if e.score >= ranked[0].score - window and e.lexical >= CONFLICT_COVERAGE][:12]
+    out = []
+    for i, a in enumerate(pool):
+        for b in pool[i + 1:]:
+            if a.article.id != b.article.id and (pair := disagree(a.quote, b.quote, topic)):
+                what = measure(a.quote, _shared(*pair, topic))
+                out.append(Disagreement(a, b, pair[0], pair[1], what))
+    return out
+
+
+def label(title: str, words: int = 8) -> str:
+    """A short name for an article without a publisher: its title's first words, quoted.
+
+    Example: label("A b c d e f g h i") == "“A b c d e f g h…”"
+    """
+    parts = title.split()
+    short = " ".join(parts[:words]).rstrip(",;:…") + ("…" if len(parts) > words else "")
+    return f"“{short}”"
+
+
+def reconcile(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
+    """The draft with both sides of the best disagreement in the evidence cited (a side the
+    answer left out is added, quoted), and the disagreement as a structured Conflict. The
+    same for every answerer, so `Answer.conflicts` has one shape."""
+    if draft.refused:
+        return draft
+    found = find_conflicts(question, ranked)
+    if not found:
+        return draft
+    from rag.citations import Span, make_citation
+
+    d = found[0]
+    cites = list(draft.citations)
+    notes: list[str] = []
+    figures_: list[ConflictFigure] = []
+    for e, fig in ((d.a, d.fa), (d.b, d.fb)):
+        n = next((c.n for c in cites
+                  if c.article_id == e.article.id and c.start <= e.start < c.end), None)
+        if n is None:
+            n = max((c.n for c in cites), default=0) + 1
+            cites.append(make_citation(n, e.article, e.chunk_id,
+                                       Span(e.start, max(e.end, e.ext_end))))
+            notes.append(f"{e.article.source or label(e.article.title)}: “{e.quote}” [{n}]")
+        figures_.append(ConflictFigure(value=fig.raw, n=n, source=e.article.source,
+                                       title=e.article.title, date=e.article.date))
+    text = draft.text
+    if notes:
+        text += " Other reports give different figures. " + " ".join(notes)
+    conflict = Conflict(measure=d.measure, figures=figures_)
+    return Draft(text, cites, False, [*draft.conflicts, conflict], draft.unsupported)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from rag.citations import REFUSAL, Span, locate, make_citation, repair
 from rag.conflicts import figures
 from rag.evidence import stems
-from rag.extractive import Draft
+
 from rag.text import split_sentences
-from rag.types import Article, Chunk, Citation
+from rag.types import Article, Chunk, Citation, Draft
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _INLINE_QUOTE = re.compile(r"[\"“]([^\"“”]{12,}?)[\"”]")

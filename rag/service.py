@@ -10,16 +10,28 @@ import time
 from collections.abc import Iterator
 
 from rag import bm25, condense, evidence
+from rag.answering import get_answerer
 from rag.citations import REFUSAL, renumber, verified
+from rag.conflicts import reconcile
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import EmptyStoreError, InputError
-from rag.extractive import Draft, compose
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.text import correct_typos, words
 from rag.tokens import is_common_word
-from rag.types import Answer, Article, Hit, Passage, StreamEvent, Timings, Turn
+from rag.types import (
+    Answer,
+    Article,
+    Citation,
+    Conflict,
+    Draft,
+    Hit,
+    Passage,
+    StreamEvent,
+    Timings,
+    Turn,
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -58,12 +70,8 @@ class RagService:
                                   "run `rag ingest PATH` first")
         self.store = store
         self.retriever = Retriever(store, self.embedder, settings)
-        self.backend_name = settings.answer_backend
-        self._generator = None
-        if self.backend_name != "extractive":
-            from rag.generate import get_generator
-
-            self._generator = get_generator(settings)
+        self.answerer = get_answerer(settings)
+        self.backend_name = self.answerer.name
 
     # --- public -------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
@@ -86,18 +94,18 @@ class RagService:
         standalone, hits, ranked = self.passages(standalone)
         t1 = time.perf_counter()
         draft: Draft | None = None
-        if self._generator is None:
-            draft = compose(standalone, ranked, self.settings)
+        # The refusal gate, one for every answerer: each says how relevant the best
+        # evidence must be before it is asked at all.
+        if not ranked or ranked[0].score < self.answerer.floor(standalone):
+            draft = Draft(REFUSAL, [], True)
         else:
-            from rag.generate import answer_with_llm
-
-            for item in answer_with_llm(self._generator, standalone, hits, ranked,
-                                        self.settings):
+            for item in self.answerer.answer(standalone, hits, ranked):
                 if isinstance(item, str):
                     yield StreamEvent(type="token", text=item)
                 else:
                     draft = item
         assert draft is not None
+        draft = reconcile(standalone, draft, ranked)
         t2 = time.perf_counter()
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
                                                              (t0, t1, t2)))
@@ -150,12 +158,7 @@ class RagService:
     def _standalone(self, q: str, history: list[Turn]) -> str:
         if not history or not condense.needs_context(q):
             return q
-        if self._generator is not None:
-            from rag.generate import condense_with_llm
-
-            rewritten = condense_with_llm(self._generator, q, history)
-            return rewritten or condense.rewrite(q, history)
-        return condense.rewrite(q, history)
+        return self.answerer.condense(q, history) or condense.rewrite(q, history)
 
     def _answer(self, q: str, standalone: str, hits: list[Hit], draft: Draft,
                 times: tuple[float, float, float]) -> Answer:
@@ -171,6 +174,7 @@ class RagService:
         refused = draft.refused or not citations
         if refused:
             text, citations = (draft.text if draft.refused else REFUSAL), []
+        conflicts = [] if refused else _renumbered(draft.conflicts, draft.citations, citations)
         passages = [Passage(n=i, article_id=h.article.id, chunk_id=h.chunk.id,
                             title=h.article.title, score=round(h.score, 5), text=h.chunk.text,
                             source=h.article.source, url=h.article.url, date=h.article.date,
@@ -179,8 +183,23 @@ class RagService:
         t0, t1, t2 = times
         return Answer(question=q, standalone_question=standalone, answer=text,
                       refused=refused, citations=citations, passages=passages,
-                      backend=self.backend_name, conflicts=draft.conflicts,
+                      backend=self.backend_name, conflicts=conflicts,
                       unsupported=draft.unsupported,
                       timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 1),
                                          answer=round((t2 - t1) * 1000, 1),
                                          total=round((time.perf_counter() - t0) * 1000, 1)))
+
+
+def _renumbered(conflicts: list[Conflict], before: list[Citation], after: list[Citation]
+                ) -> list[Conflict]:
+    """Conflicts with their figures' citation numbers as the final answer numbers them; a
+    conflict that lost a side's citation is dropped (never half a disagreement)."""
+    place = {c.n: (c.article_id, c.start, c.end) for c in before}
+    final = {(c.article_id, c.start, c.end): c.n for c in after}
+    out = []
+    for conflict in conflicts:
+        ns = [final.get(place.get(f.n, ("", 0, 0))) for f in conflict.figures]
+        if all(n is not None for n in ns):
+            out.append(conflict.model_copy(update={"figures": [
+                f.model_copy(update={"n": n}) for f, n in zip(conflict.figures, ns, strict=True)]}))
+    return out

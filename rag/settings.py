@@ -83,10 +83,18 @@ class Settings(BaseSettings):
                              "Most evidence sentences in an extractive answer.", ge=1)
 
     # --- answering
-    llm: Literal["auto", "extractive", "openai", "local"] = _env(
+    llm: Literal["auto", "extractive", "openai", "local", "scripted"] = _env(
         "RAG_LLM", "auto",
-        "Answer backend: extractive, openai, local; auto picks openai when OPENAI_API_KEY is set, "
-        "local when RAG_LOCAL_MODEL is set, else extractive.")
+        "Answer backend: extractive, openai, local, scripted; auto picks openai when "
+        "OPENAI_API_KEY is set, local when RAG_LOCAL_MODEL is set, else extractive.")
+    scripted_replies: Path | None = _env(
+        "RAG_SCRIPTED_REPLIES", None,
+        "JSONL of recorded replies for RAG_LLM=scripted ({question|key, reply} a line): tests "
+        "and offline demos of the LLM path.")
+    min_relevance_llm: float = _env(
+        "RAG_MIN_RELEVANCE_LLM", 0.2,
+        "With an LLM, refuse before asking it only when the best evidence scores below this: "
+        "the model decides the rest.", ge=0, le=1)
     openai_api_key: str | None = _env("OPENAI_API_KEY", None, "OpenAI (or compatible) API key.")
     openai_base_url: str | None = _env("OPENAI_BASE_URL", None,
                                        "OpenAI-compatible server URL (Ollama, vLLM, llama.cpp).")
@@ -125,7 +133,7 @@ class Settings(BaseSettings):
                                     "SQLite file for thumbs up/down; default inside the store.")
 
     @field_validator("store_dir", "embed_model_path", "local_model", "feedback_db", "model_cache",
-                     mode="after")
+                     "scripted_replies", mode="after")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None

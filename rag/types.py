@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,56 @@ class Citation(BaseModel):
     date: str | None = None
 
 
+class ConflictFigure(BaseModel):
+    """One source's figure in a disagreement, with the citation that quotes it."""
+
+    value: str = Field(description="The figure as the article writes it, e.g. '1,200'.")
+    n: int = Field(description="The citation number that quotes it.")
+    source: str = ""
+    title: str = ""
+    date: str | None = None
+
+
+class Conflict(BaseModel):
+    """Sources giving different figures for one measure, ordered by date when all are dated."""
+
+    measure: str = Field(description="What the figures count, e.g. 'hostages held'.")
+    figures: list[ConflictFigure]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dated(self) -> bool:
+        """Every figure has a date and they are not all the same: later reports update earlier
+        ones rather than contradict them."""
+        dates = [f.date for f in self.figures]
+        return all(dates) and len(set(dates)) > 1
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        """One line every surface shows, e.g. "hostages: 97 [1] (Reuters) vs 129 [2] (AP)"."""
+        def one(f: ConflictFigure) -> str:
+            who = ", ".join(x for x in (f.source, f.date or "") if x)
+            return f"{f.value} [{f.n}]" + (f" ({who})" if who else "")
+
+        if self.dated:
+            ordered = sorted(self.figures, key=lambda f: f.date or "")
+            return (f"{self.measure}: later reports give {one(ordered[-1])}; earlier, "
+                    + ", ".join(one(f) for f in ordered[:-1]))
+        return f"{self.measure}: " + " vs ".join(one(f) for f in self.figures)
+
+
+@dataclass
+class Draft:
+    """An answer before its last checks: text with [n] markers, its citations, and notes."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    conflicts: list[Conflict] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # sentences removed: no valid citation
+
+
 class Passage(BaseModel):
     """A retrieved passage as handed to the answerer, numbered as the prompt numbered it."""
 
@@ -105,8 +155,8 @@ class Answer(BaseModel):
     unsupported: list[str] = Field(
         default_factory=list,
         description="Sentences the answerer wrote that no valid citation supports (removed).")
-    conflicts: list[str] = Field(
-        default_factory=list, description="Disagreements found between cited sources.")
+    conflicts: list[Conflict] = Field(
+        default_factory=list, description="Different figures for one measure in cited sources.")
 
 
 class Turn(BaseModel):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.types import Answer, Article, Citation
+from rag.types import Answer, Article, Citation, Conflict, ConflictFigure
 from ui import html
 from ui.answers import word_chunks
 from ui.feedback import FeedbackStore, parse_vote
@@ -65,7 +65,9 @@ def test_chat_answer_html_links_markers_and_escapes_text() -> None:
     c = citation(title=HOSTILE, quote=HOSTILE)
     a = Answer(question="q", standalone_question="q", answer=f"{HOSTILE} [1] and [7].",
                refused=False, citations=[c], backend="extractive",
-               conflicts=["[1] <b>x</b> vs [2]"])
+               conflicts=[Conflict(measure="<b>x</b>", figures=[
+                   ConflictFigure(value="97", n=1, source="<b>Wire</b>"),
+                   ConflictFigure(value="129", n=2, source="AP")])])
     out = html.answer(a)
     assert '<a class="rag-cite" href="/articles/a1?start=0&amp;end=1#quote"' in out
     assert "[7]" in out  # a marker without a citation stays text

@@ -90,5 +90,5 @@ def sources_text(answer: AnswerOut) -> str:
         lines.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else "")
                      + f": “{c.quote}” {c.viewer_url}")
     if answer.conflicts:
-        lines += ["", "Sources disagree:"] + [f"- {x}" for x in answer.conflicts]
+        lines += ["", "Sources disagree:"] + [f"- {x.summary}" for x in answer.conflicts]
     return "\n".join(lines)

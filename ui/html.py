@@ -61,7 +61,7 @@ def answer(a: Answer, token: str | None = None) -> str:
         parts.append(_cite_link(by_n[n], token) if n in by_n else text(piece))
     extra = ""
     if a.conflicts:
-        items = "".join(f"<li>{text(x)}</li>" for x in a.conflicts)
+        items = "".join(f"<li>{text(x.summary)}</li>" for x in a.conflicts)
         extra = (f'<div class="rag-conflicts"><strong>Sources disagree</strong>'
                  f'<ul>{items}</ul></div>')
     return f'<div class="rag-answer">{"".join(parts)}{extra}</div>'

@@ -28,6 +28,8 @@ def ingest_summary(s: IngestSummary) -> str:
 def answer_text(a: Answer, width: int = 88) -> str:
     """The answer, then each source: title, publisher, date, quote, link."""
     out = [textwrap.fill(a.answer, width) if "\n" not in a.answer else a.answer]
+    for conflict in a.conflicts:
+        out += ["", textwrap.fill(f"Sources disagree on {conflict.summary}", width)]
     if a.citations:
         out.append("")
         out.append("Sources")

@@ -1,27 +1,22 @@
-"""LLM answer backends behind one small interface (`Generator.stream`), chosen by name from a
-registry, and the generative answer flow: prompt → streamed tokens → grounded Draft.
+"""LLM clients behind one small interface (`Generator.stream`), chosen by name from a registry.
 
 `openai`: llama-index's OpenAILike client, so OPENAI_BASE_URL reaches any OpenAI-compatible
 server (Ollama, vLLM, llama.cpp's server). `local`: a GGUF model in-process via xllamacpp.
+`scripted`: replies read from a file (RAG_SCRIPTED_REPLIES), for tests and offline demos.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 from rag.errors import BackendError, ConfigError
-from rag.evidence import Evidence, relevance_floor
-from rag.extractive import Draft, find_conflicts, label, refusal
-from rag.grounding import GroundingState, Numbered, ground
-from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
-from rag.text import split_sentences
-from rag.types import Hit, Turn
 
 Messages = list[dict[str, str]]
 
@@ -125,9 +120,72 @@ class LocalGenerator:
                     yield text
 
 
+def messages_key(messages: Messages) -> str:
+    """The key a recorded reply is stored under: a hash of the request's messages, as
+    shared/tools/llm_replay.py computes it.
+
+    Example: len(messages_key([{"role": "user", "content": "hi"}])) == 20
+    """
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _question_of(messages: Messages) -> str:
+    """The question an answer or rewrite prompt asks about (its last labelled line)."""
+    last = messages[-1]["content"] if messages else ""
+    for line in reversed(last.splitlines()):
+        for label in ("Question:", "Last question:"):
+            if line.startswith(label):
+                return line[len(label):].strip()
+    return last.strip()
+
+
+class ScriptedGenerator:
+    """Replies from a JSONL file (RAG_SCRIPTED_REPLIES), one object a line: {"question": ...,
+    "reply": ...} answers any prompt about that question, {"key": ..., "reply": ...} the exact
+    request whose messages hash to that key (the llm_replay.py format). A prompt with no reply
+    fails like an unreachable server, so tests see the real error path."""
+
+    def __init__(self, settings: Settings) -> None:
+        path = settings.scripted_replies
+        if path is None:
+            raise ConfigError("RAG_LLM=scripted needs RAG_SCRIPTED_REPLIES, a JSONL file of "
+                              "replies")
+        self.by_key: dict[str, str] = {}
+        self.by_question: dict[str, str] = {}
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"RAG_SCRIPTED_REPLIES: cannot read {path}: {exc.strerror}") from None
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                reply = str(row["reply"])
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"RAG_SCRIPTED_REPLIES: {path} line {i} is not "
+                                  '{"question" or "key", "reply"}') from None
+            if "key" in row:
+                self.by_key[str(row["key"])] = reply
+            if "question" in row:
+                self.by_question[" ".join(str(row["question"]).split()).lower()] = reply
+        self.name = f"scripted:{Path(path).name}"
+
+    def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
+        reply = self.by_key.get(messages_key(messages))
+        if reply is None:
+            reply = self.by_question.get(" ".join(_question_of(messages).split()).lower())
+        if reply is None:
+            raise BackendError(f"no scripted reply for: {_question_of(messages)[:80]}")
+        # Word by word, as a server streams, so sentence-by-sentence grounding is exercised.
+        for i, part in enumerate(reply.split(" ")):
+            yield part if i == 0 else " " + part
+
+
 REGISTRY: dict[str, Callable[[Settings], Generator]] = {
     "openai": OpenAIGenerator,
     "local": LocalGenerator,
+    "scripted": ScriptedGenerator,
 }
 _CACHE: dict[tuple[str, str], Generator] = {}
 _CACHE_LOCK = threading.Lock()
@@ -136,79 +194,10 @@ _CACHE_LOCK = threading.Lock()
 def get_generator(settings: Settings) -> Generator:
     """The configured LLM backend, loaded once per process."""
     name = settings.answer_backend
-    where = (settings.local_model if name == "local"
-             else f"{settings.openai_base_url}|{settings.openai_model}")
+    where = {"local": settings.local_model, "scripted": settings.scripted_replies}.get(
+        name, f"{settings.openai_base_url}|{settings.openai_model}")
     key = (name, str(where))
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = REGISTRY[name](settings)
         return _CACHE[key]
-
-
-def _numbered(hits: list[Hit]) -> list[Numbered]:
-    return [Numbered(n, h.article, h.chunk) for n, h in enumerate(hits, 1)]
-
-
-def answer_with_llm(gen: Generator, question: str, hits: list[Hit], ranked: list[Evidence],
-                    settings: Settings) -> Iterator[str | Draft]:
-    """Stream the answer sentence by sentence as each one is grounded (unsupported text
-    never reaches the stream), then yield the final Draft."""
-    if not ranked or ranked[0].score < relevance_floor(question, settings):
-        yield refusal()  # nothing relevant enough: do not let the model guess
-        return
-    passages = _numbered(hits)
-    text = ""
-    shown = 0  # characters of `text` already grounded and streamed
-    streamed = GroundingState()  # one numbering for the whole stream, as the final answer
-    for token in gen.stream(answer_messages(question, passages), settings.llm_max_tokens):
-        text += token
-        sentences = split_sentences(text[shown:], base=shown)
-        # All but the last sentence are complete; stream those that hold up.
-        for s in sentences[:-1]:
-            shown = s.end
-            piece = ground(s.text, passages, streamed)
-            if not piece.refused:
-                yield piece.text + " "
-    draft = ground(text, passages)
-    if not draft.refused:
-        draft = _add_conflicts(question, draft, ranked)
-    yield draft
-
-
-def _add_conflicts(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
-    """When relevant sources disagree on a figure and the answer does not show both sides,
-    add the other side, quoted and cited."""
-    pairs = find_conflicts(question, ranked, window=0.3)
-    if not pairs:
-        return draft
-    a, b = pairs[0]
-    cited = {(c.article_id, c.start) for c in draft.citations}
-    missing = [e for e in (a, b) if (e.article.id, e.start) not in cited]
-    if not missing:
-        return draft
-    from rag.citations import Span, make_citation
-
-    cites = list(draft.citations)
-    notes = []
-    for e in (a, b):
-        n = next((c.n for c in cites if (c.article_id, c.start) == (e.article.id, e.start)), None)
-        if n is None:
-            n = len(cites) + 1
-            span = Span(e.start, max(e.end, e.ext_end))
-            cites.append(make_citation(n, e.article, e.chunk_id, span))
-        notes.append(f"{e.article.source or label(e.article.title)}: “{e.quote}” [{n}]")
-    text = draft.text + " The sources give different figures. " + " ".join(notes)
-    return Draft(text, cites, False, [" vs ".join(notes)], draft.unsupported)
-
-
-def condense_with_llm(gen: Generator, question: str, history: list[Turn]) -> str | None:
-    """The LLM's standalone rewrite of a follow-up, or None when it is unusable."""
-    try:
-        out = "".join(gen.stream(condense_messages(question, history), 80)).strip()
-    except BackendError:
-        return None
-    out = re.sub(r"^(?:rewritten question|question)\s*:\s*", "", out, flags=re.I).strip(' "')
-    out = out.splitlines()[0].strip() if out else ""
-    if not out or len(out) > 300 or len(out) < 5:
-        return None
-    return out
