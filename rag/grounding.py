@@ -9,31 +9,55 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import pairwise
 
 from rag.citations import REFUSAL, Span, locate, make_citation, repair
 from rag.conflicts import figures
 from rag.evidence import stems
+from rag.text import paragraphs, split_sentences
+from rag.types import Article, Chunk, Citation, Draft, Sentence
 
-from rag.text import split_sentences
-from rag.types import Article, Chunk, Citation, Draft
-
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# [2], [2, 3], [2.3], [2.3, 4.1]: a passage, or a sentence of one, as the prompt numbered them.
+_MARKER = re.compile(r"\[(\d+(?:\.\d+)?(?:\s*[,;]\s*\d+(?:\.\d+)?)*)\]")
 _INLINE_QUOTE = re.compile(r"[\"“]([^\"“”]{12,}?)[\"”]")
 _QUOTES_HEADER = re.compile(r"^\s*(?:quotes|sources|evidence|citations)\s*:?\s*$", re.I | re.M)
-_QUOTED_LINE = re.compile(r"^\s*\[\d+\]\s*:?\s*[\"“].{8,}[\"”]\s*$")
-_QUOTE_LINE = re.compile(r"^\s*\[(\d+)\]\s*:?\s*[\"“]?(.+?)[\"”]?\s*$")
-_REFUSAL = re.compile(r"\b(?:cannot find|can't find|could not find|not (?:contained |found )?in "
-                      r"the (?:articles|passages)|(?:articles|passages) do not (?:contain|say|"
-                      r"mention)|no information)\b", re.I)
+_QUOTED_LINE = re.compile(r"^\s*\[\d+(?:\.\d+)?\]\s*:?\s*[\"“].{8,}[\"”]\s*$")
+_QUOTE_LINE = re.compile(r"^\s*\[(\d+)(?:\.\d+)?\]\s*:?\s*[\"“]?(.+?)[\"”]?\s*$")
+_ELLIPSIS = re.compile(r"\s*(?:\.\s?\.\s?\.|…|\[\.\.\.\])\s*")
+# A sentence saying the passages lack the answer, in the wordings models use.
+_REFUSAL = re.compile(
+    r"\b(?:(?:can ?not|can't|could not|couldn't|unable to|did not|didn't) (?:find|locate|"
+    r"determine|answer|identify|confirm)|not (?:contained|found|mentioned|stated|specified|"
+    r"given|provided|reported|covered|addressed|included) in (?:the|these|any of the) "
+    r"(?:articles?|passages?|sources?|texts?)|(?:articles?|passages?|sources?|texts?|they) "
+    r"(?:do|does|did) not (?:contain|say|mention|state|specify|provide|give|include|report|"
+    r"address|answer|discuss|indicate|name|identify)|(?:articles?|passages?|sources?|texts?)"
+    r" (?:don't|doesn't|didn't|make no|contain no|give no|provide no|offer no)|(?:there is|"
+    r"there's|i have|with) no (?:information|mention|data|details?|record)|no information|"
+    r"not enough information|none of the (?:articles|passages|sources)|i don't know)\b",
+    re.I)
+
+
+def is_refusal(sentence: str) -> bool:
+    """Does the sentence say the articles do not hold the answer (in any usual wording)?
+
+    Example: is_refusal("The passages do not specify who fired the rocket.") is True
+    """
+    return bool(_REFUSAL.search(sentence))
 
 
 @dataclass(frozen=True)
 class Numbered:
-    """Passage n as the prompt showed it."""
+    """Passage n as the prompt showed it, its sentences numbered n.1, n.2, ..."""
 
     n: int
     article: Article
     chunk: Chunk
+
+    @cached_property
+    def sentences(self) -> list[Sentence]:
+        return split_sentences(self.chunk.text, base=self.chunk.start)
 
 
 @dataclass
@@ -42,6 +66,11 @@ class GroundingState:
     by_span: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def cite(self, p: Numbered, span: Span) -> int:
+        """The citation number for this span, one per span: overlapping sentences of one
+        article are never quoted twice (a span inside a cited one reuses its number)."""
+        for (aid, start, end), n in self.by_span.items():
+            if aid == p.article.id and start <= span.start and span.end <= end:
+                return n
         key = (p.article.id, span.start, span.end)
         if key not in self.by_span:
             n = len(self.citations) + 1
@@ -74,78 +103,187 @@ def split_quotes_section(text: str) -> tuple[str, dict[int, list[str]]]:
     return body.strip(), quotes
 
 
+def sentence_span(article: Article, span: Span) -> Span:
+    """The whole sentence or sentences of the article around a span: what a citation shows,
+    and what a claim's figures and dates are checked against.
+
+    Example: sentence_span(art("A b. It rained on May 3. C."), Span(8, 14)) == Span(5, 24)
+    """
+    para = next(((s, e) for s, e in paragraphs(article.text) if s <= span.start < e),
+                (span.start, span.end))
+    start, end = span.start, span.end
+    for s in split_sentences(article.text[para[0]:para[1]], base=para[0]):
+        if s.end > span.start and s.start < span.end:
+            start, end = min(start, s.start), max(end, s.end)
+    return Span(start, end)
+
+
 def _supporting_sentence(claim: str, p: Numbered, min_share: float) -> Span | None:
     """The sentence of the passage sharing most of the claim's terms, if enough do."""
     claim_terms = stems(_MARKER.sub("", claim))
     if len(claim_terms) < 2:
         return None
     best: tuple[float, Span] | None = None
-    for s in split_sentences(p.chunk.text, base=p.chunk.start):
+    for s in p.sentences:
         share = len(claim_terms & stems(s.text)) / len(claim_terms)
         if best is None or share > best[0]:
             best = (share, Span(s.start, s.end))
     return best[1] if best and best[0] >= min_share else None
 
 
-def _quote_span(quote: str, p: Numbered) -> Span | None:
+def _locate_in(quote: str, p: Numbered) -> Span | None:
+    """A quote verbatim in the passage, allowing what capable models change: punctuation
+    and whitespace at its edges, curly vs straight quote marks, and an ellipsis joining two
+    verbatim parts (then the span runs from the first part to the last)."""
     near = (p.chunk.start, p.chunk.end)
-    return locate(quote, p.article.text, near) or repair(quote, p.article.text, near)
+    parts = [x.strip(" \t\n\"'“”‘’.,;:!?") for x in _ELLIPSIS.split(quote)]
+    parts = [x for x in parts if len(x) >= 3]
+    if not parts:
+        return None
+    spans = []
+    for part in parts:
+        found = locate(part, p.article.text, near)
+        if found is None or not (near[0] <= found.start and found.end <= near[1]):
+            return None
+        spans.append(found)
+    if any(b.start < a.end for a, b in pairwise(spans)):
+        return None  # parts out of order: not one quote
+    return Span(spans[0].start, spans[-1].end)
 
 
-def _figures_hold(sentence: str, quotes: list[str]) -> bool:
-    """Every figure the sentence states appears in one of its quotes.
+def _quote_span(quote: str, p: Numbered, passages: list[Numbered]
+                ) -> tuple[Numbered, Span] | None:
+    """Where a quote attributed to passage p sits: in p (verbatim or repaired), or, when
+    the marker named the wrong passage, in the one other passage that holds it verbatim."""
+    span = _locate_in(quote, p)
+    if span:
+        return p, span
+    if other := _unique(quote, [o for o in passages if o.n != p.n]):
+        return other
+    fixed = repair(quote, p.article.text, (p.chunk.start, p.chunk.end))
+    return (p, fixed) if fixed else None
 
-    Example: _figures_hold("97 remain [1]", ["the remaining 97 hostages"]) is True
+
+_DATE = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b"
+                   r"|\b\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b"
+                   r"|\b(?:1[89]|20)\d\d\b")
+
+
+def _dates(text: str) -> set[str]:
+    """Dates and years, folded: "Sept. 27" and "September 27" compare equal.
+
+    Example: _dates("on Sept. 27, 2024") == {"sep 27", "2024"}
     """
-    said = {f.value for f in figures(_MARKER.sub("", sentence))}
-    held = {f.value for q in quotes for f in figures(q)}
-    return said <= held
+    out = set()
+    for m in _DATE.finditer(text):
+        tokens = re.findall(r"[A-Za-z]+|\d+", m.group())
+        out.add(" ".join(t[:3].lower() if t.isalpha() else t for t in tokens))
+    return out
+
+
+def _facts_hold(sentence: str, sources: list[str]) -> bool:
+    """Every figure and date the sentence states appears in the sentences it cites (whole
+    sentences, not only the quoted words: "in a Sept. 27 airstrike" is supported by a cited
+    sentence that says Sept. 27 outside the quoted phrase).
+
+    Example: _facts_hold("97 remain [1]", ["the remaining 97 hostages"]) is True
+    """
+    claim = _MARKER.sub("", sentence)
+    said = {f.value for f in figures(claim)}
+    held = {f.value for q in sources for f in figures(q)}
+    return said <= held and _dates(claim) <= {d for q in sources for d in _dates(q)}
+
+
+def _refs(sentence: str) -> list[tuple[int, int | None]]:
+    """The passage (and sentence) numbers a sentence cites, in order, once each.
+
+    Example: _refs("A [2.3] b [1, 2.1].") == [(2, 3), (1, None), (2, 1)]
+    """
+    out: list[tuple[int, int | None]] = []
+    for m in _MARKER.finditer(sentence):
+        for ref in re.split(r"\s*[,;]\s*", m.group(1)):
+            n, _, k = ref.partition(".")
+            item = (int(n), int(k) if k else None)
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def _cite_sentence(sentence: str, refs: list[tuple[int, int | None]], inline: list[str],
+                   listed: dict[int, list[str]], passages: list[Numbered]
+                   ) -> list[tuple[Numbered, Span]]:
+    """The spans a sentence's markers point at: a numbered sentence, a passage's sentence
+    that holds one of the quotes, or the passage sentence that plainly states the claim."""
+    by_n = {p.n: p for p in passages}
+    found: list[tuple[Numbered, Span]] = []
+    for n, k in refs:
+        p = by_n.get(n)
+        if p is None:  # a marker pointing at no passage: a quote may still say which
+            hit = next((h for q in inline + listed.get(n, []) if (h := _unique(q, passages))),
+                       None)
+            if hit:
+                found.append(hit)
+            continue
+        if k is not None:
+            if 1 <= k <= len(p.sentences):
+                numbered = p.sentences[k - 1]
+                found.append((p, Span(numbered.start, numbered.end)))
+            continue
+        hit = next((h for q in inline + listed.get(n, []) if (h := _quote_span(q, p, passages))),
+                   None)
+        if hit is None and (span := _supporting_sentence(sentence, p, 0.5)):
+            hit = (p, span)
+        if hit:
+            found.append(hit)
+    if not refs:  # unmarked: cite it only if one passage plainly says it
+        for q in [*inline, _MARKER.sub("", sentence).strip()]:
+            if len(q.split()) >= 4 and (hit := _unique(q, passages)):
+                return [hit]
+        for p in passages:
+            if span := _supporting_sentence(sentence, p, 0.8):
+                return [(p, span)]
+    return found
+
+
+def _unique(quote: str, passages: list[Numbered]) -> tuple[Numbered, Span] | None:
+    """The one place among the passages that holds the quote verbatim, if exactly one does."""
+    hits = [(p, at) for p in passages if (at := _locate_in(quote, p))]
+    return hits[0] if len({(p.article.id, at.start) for p, at in hits}) == 1 else None
 
 
 def ground(text: str, passages: list[Numbered], state: GroundingState | None = None) -> Draft:
-    """Keep what the passages support, with verbatim citations; drop the rest. Pass one
-    `state` to ground an answer piece by piece with consistent citation numbers."""
+    """Keep what the passages support, with verbatim citations of whole sentences; drop
+    the rest into `unsupported`. Pass one `state` to ground an answer piece by piece with
+    consistent citation numbers."""
     body, listed = split_quotes_section(text)
-    if not body or (_REFUSAL.search(body) and len(body) < 200):
+    if not body:
         return Draft(REFUSAL, [], True)
-    by_n = {p.n: p for p in passages}
     state = state if state is not None else GroundingState()
     kept: list[str] = []
     unsupported: list[str] = []
+    not_found: list[str] = []
     for s in split_sentences(body):
         sentence = s.text
-        marks = [int(x) for m in _MARKER.finditer(sentence) for x in m.group(1).split(",")]
-        inline = _INLINE_QUOTE.findall(sentence)
-        new_marks: list[int] = []
-        quotes: list[str] = []
-        for n in dict.fromkeys(marks):
-            p = by_n.get(n)
-            if p is None:
-                continue  # a marker pointing at no passage
-            span = None
-            for quote in inline + listed.get(n, []):
-                span = _quote_span(quote, p)
-                if span:
-                    break
-            span = span or _supporting_sentence(sentence, p, 0.5)
-            if span:
-                new_marks.append(state.cite(p, span))
-                quotes.append(p.article.text[span.start:span.end])
-        if not marks:  # unmarked: keep it only if one passage plainly says it
-            for p in passages:
-                span = _supporting_sentence(sentence, p, 0.8)
-                if span:
-                    new_marks.append(state.cite(p, span))
-                    quotes.append(p.article.text[span.start:span.end])
-                    break
+        refs = _refs(sentence)
         clean = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
-        if not new_marks or not _figures_hold(clean, quotes):
+        if not refs and is_refusal(sentence):
+            not_found.append(clean)  # "The articles do not say why": kept beside an answer
+            continue
+        cited = _cite_sentence(sentence, refs, _INLINE_QUOTE.findall(sentence), listed,
+                               passages)
+        spans = [(p, sentence_span(p.article, span)) for p, span in cited]
+        sources = [p.article.text[sp.start:sp.end] for p, sp in spans]
+        if not spans or not _facts_hold(clean, sources):
             unsupported.append(clean)
             continue
-        marks_text = "".join(f" [{n}]" for n in dict.fromkeys(new_marks))
-        kept.append(_attach(clean, marks_text))
+        marks = dict.fromkeys(state.cite(p, sp) for p, sp in spans)
+        kept.append(_attach(clean, "".join(f" [{n}]" for n in marks)))
     if not kept:
-        return Draft(REFUSAL, [], True, unsupported=unsupported)
+        refusal = not_found[0] if not_found and not figures(not_found[0]) else REFUSAL
+        return Draft(refusal, [], True, unsupported=unsupported)
+    # A partial answer keeps its "but the articles do not say ..." sentences, uncited, when
+    # they state no figure of their own.
+    kept += [x for x in not_found if not figures(x) and not _dates(x)]
     return Draft(" ".join(kept), state.citations, False, unsupported=unsupported)
 
 
