@@ -250,10 +250,17 @@ def _subject(q: str) -> str:
                                                               "old", "often"):
             i += 1
             counted = i
+            head, _rest = _noun_phrase(low[counted:])
             while i < len(low) and low[i] not in _AUX:  # "how many hostages did ..."
                 i += 1
-            if i == len(low) or low[i] in _BE:  # "how many hostages are held": the hostages
-                return _phrase(t[counted:], low[counted:], verb_last=False)
+            # "how many hostages are held", "how much aid has reached": the counted thing;
+            # "how many hostages did Hamas take": what comes after the auxiliary.
+            if i + 1 >= len(low) or low[i] in _BE or low[i + 1].endswith("ed") or \
+                    low[i + 1] in _PERSISTENT:
+                end = low.index(head, counted) + 1 if head in low[counted:] else counted + 1
+                return " ".join(t[counted:end])
+        elif i < len(low) and low[i - 1] == "whose":
+            return t[i]  # "whose home was targeted"
         elif i < len(low) and low[i - 1] in ("what", "which") and low[i] not in _AUX:
             i += 1  # "which group claimed ...": the rest is about what the group did
     if low[i:i + 2] == ["happened", "to"]:
@@ -262,8 +269,15 @@ def _subject(q: str) -> str:
         return _phrase(t[i + 1:], low[i + 1:], verb_last=False)
     if i < len(low) and low[i] in _DO:
         return _phrase(t[i + 1:], low[i + 1:], verb_last=True)
-    if 0 < i < len(low):  # "who killed X": the verb, then what it was done to
-        return _phrase(t[i + 1:], low[i + 1:], verb_last=False)
+    if 0 < i < len(low) and (low[i - 1] in ("who", "whom", "what", "which") or
+                             (i > 1 and low[i - 2] in ("what", "which"))):
+        # "who killed X", "which official resigned from X": what the verb was done to
+        j = i + 1
+        while j < len(low) and low[j] in _PREP:
+            j += 1
+        return _phrase(t[j:], low[j:], verb_last=False)
+    if 0 < i < len(low):  # "why gantz resigned": no inversion, the subject comes first
+        return _phrase(t[i:], low[i:], verb_last=False)
     names_ = [n.text for n in names(q)]
     return names_[0] if names_ else next((w for w, lw in zip(t, low, strict=True)
                                           if lw not in STOPWORDS), "")
@@ -289,6 +303,11 @@ def _phrase(t: list[str], low: list[str], verb_last: bool) -> str:
     j = 0
     while j < len(t) and low[j] not in _AUX and (low[j] not in _PREP or
                                                 (low[j] == "of" and j > 0)):
+        # "sinwar killed", "the war spreading", "the hostages still alive": the verb
+        # (a participle, or 'still') after a noun ends the phrase.
+        if j > 0 and low[j - 1] not in _DET and (low[j] in _PERSISTENT or
+                                                 re.search(r"..(?:ed|ing)$", low[j])):
+            break
         j += 1
     if verb_last:
         # 'did the war begin': the bare verb ends the phrase; nouns ('mediation') do not.
@@ -378,8 +397,12 @@ def _quantity(ask: Ask, text: str) -> Match:
                 (window & (_EVENT | _PERSISTENT)):
             score = 0.5  # asked how many were taken, told how many were freed or remain
         span = next((k for k, w in enumerate(low[i + 1:i + 4]) if _root(w) in focus), -1)
-        text_span = " ".join(toks[i:i + 2 + span]) if span >= 0 else \
-            " ".join(toks[max(0, i - 2):i + 1])
+        if {_root(w) for w in parts[1:]} & focus:  # "three-member"
+            text_span = toks[i]
+        elif span >= 0:
+            text_span = " ".join(toks[i:i + 2 + span])
+        else:
+            text_span = " ".join(toks[max(0, i - 2):i + 1])
         if score > best:
             best, found = score, [text_span]
         elif score == best:
@@ -416,9 +439,9 @@ def enumeration(text: str, longest: int = 10) -> list[str]:
     words; the words before the list are not an item).
 
     Example: enumeration("They demand a ceasefire, a withdrawal, and aid.")
-             == ["a ceasefire", "a withdrawal", "aid"]
+             == ["They demand a ceasefire", "a withdrawal", "aid"]
     """
-    parts = [p.strip() for p in re.split(r"[,;:]\s+", normalize(text).rstrip(" .!?\"”'"))]
+    parts = [p.strip() for p in re.split(r"[,;:][\"”’']?\s+", normalize(text).rstrip(" .!?\"”'"))]
     best: list[str] = []
     for end, part in enumerate(parts):
         m = re.match(r"(?:and|or)\s+(.+)", part)
@@ -492,12 +515,14 @@ def match(ask: Ask, text: str) -> Match:
     if kind in ("person", "organisation", "place"):
         new = _new(ask, names(text))
         if kind == "person":
-            # A person named outright answers best; a group or country can be the agent
-            # ("Who killed Sinwar?" - Israel), a lone unknown name may be either.
-            return _names_score(new, {"person": 1.0, "organisation": 0.6, "place": 0.6,
-                                      "name": 0.5}, ask.plural)
+            # Any name the question lacks answers a who-question; a person named outright
+            # best, then a group or a lone name, then a country ("Who killed Sinwar?" -
+            # "Israel's killing of Yahya Sinwar").
+            return _names_score(new, {"person": 1.0, "organisation": 0.8, "name": 0.8,
+                                      "place": 0.75}, ask.plural)
         if kind == "organisation":
-            return _names_score(new, {"organisation": 1.0, "name": 0.6}, ask.plural)
+            # A lone unknown name ("Hezbollah") is most often the group asked about.
+            return _names_score(new, {"organisation": 1.0, "name": 0.75}, ask.plural)
         countries = ask.focus in ("country", "countries", "nation", "nations")
         out = _names_score([n for n in new if n.kind == "place"],
                            {"place": 1.0}, ask.plural)

@@ -1,0 +1,274 @@
+"""What a question asks for (rag/question.py) and names by kind (rag/entities.py): table
+driven, with questions typed as people type them."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.entities import country_of, is_demonym, is_place, names
+from rag.question import HOLDS, analyse, announces_list, enumeration, match, matches_type
+
+# question, answer type, focus (the counted noun, the speaker, the listed noun, or subject)
+ANALYSE = [
+    # lists: conditions, demands, steps, members
+    ("What conditions did Hamas set?", "list", "conditions"),
+    ("what conditions did hamas set for a ceasefire", "list", "conditions"),
+    ("What are the conditions for a truce?", "list", "conditions"),
+    ("what were hamas's demands", "list", "demands"),
+    ("list the steps israel must take", "list", "steps"),
+    ("hamas conditions ceasefire", "list", "conditions"),
+    ("what are the objectives of blinken's trip", "list", "objectives"),
+    ("which obstacles remain beyond hamas", "list", "obstacles"),
+    # quantities of something, with the counted noun as focus
+    ("how many hostages are still held", "quantity", "hostages"),
+    ("How many hostages are still held in Gaza?", "quantity", "hostages"),
+    ("hostages still held gaza", "quantity", "hostages"),
+    ("how many hostages remain in gaza", "quantity", "hostages"),
+    ("How many hostages did Hamas take on October 7?", "quantity", "hostages"),
+    ("how many people were killed in lebanon", "quantity", "people"),
+    ("death toll in lebanon", "quantity", "deaths"),
+    ("what is the death toll in gaza", "quantity", "deaths"),
+    ("How many members did the War Cabinet have?", "quantity", "members"),
+    ("number of palestinians killed in gaza", "quantity", "palestinians"),
+    ("how much aid has reached gaza", "quantity", "aid"),
+    ("what percentage of gaza's buildings were destroyed", "quantity", "buildings"),
+    ("Which number trip to the region was this for Blinken?", "quantity", "trip"),
+    # people: the focus is who or what the question is about
+    ("Who killed Yahya Sinwar?", "person", "yahya sinwar"),
+    ("who killed yahya sinwar", "person", "yahya sinwar"),
+    ("Who is the head of UNRWA?", "person", "the head of unrwa"),
+    ("who leads unrwa", "person", "unrwa"),
+    ("who is amos hochstein", "person", "amos hochstein"),
+    ("Whom did Blinken press in talks?", "person", "blinken"),
+    ("whose home was targeted by the drone", "person", "home"),
+    ("name the hamas leader killed in october", "person", "leader"),
+    ("what is the name of the mossad chief", "person", "chief"),
+    ("which official resigned from the war cabinet", "person", "official"),
+    ("Who are the members of the war cabinet?", "person", "the members of the war cabinet"),
+    ("Can you tell me who leads UNRWA?", "person", "unrwa"),
+    # organisations
+    ("Which group claimed the drone attack?", "organisation", "group"),
+    ("what organisation runs aid in gaza", "organisation", "organisation"),
+    ("which agency reported the strike", "organisation", "agency"),
+    # places and countries
+    ("Which countries will Blinken visit?", "place", "countries"),
+    ("which countries did blinken visit", "place", "countries"),
+    ("name the countries blinken visited", "place", "countries"),
+    ("Where did Blinken begin his trip?", "place", "blinken"),
+    ("where is the sahel hospital", "place", "the sahel hospital"),
+    ("In which country did Hamas officials meet Egyptian officials?", "place", "country"),
+    ("what city did the delegation meet in", "place", "city"),
+    # dates and times
+    ("When did the war begin?", "date", "the war"),
+    ("when was sinwar killed", "date", "sinwar"),
+    ("what date did hamas attack israel", "date", "hamas"),
+    ("in what year did the war start", "date", "the war"),
+    ("how long has the war lasted", "date", "the war"),
+    # what someone said: the focus is the speaker
+    ("What did the head of UNRWA say about people in northern Gaza?", "said",
+     "the head of unrwa"),
+    ("what did netanyahu say about the talks", "said", "netanyahu"),
+    ("what did blinken tell netanyahu", "said", "blinken"),
+    ("What was Netanyahu's response to the proposal?", "said", "netanyahu"),
+    ("how did hamas respond to sinwar's death", "said", "hamas"),
+    ("what did the advocacy group warn", "said", "the advocacy group"),
+    # reasons
+    ("Why did Blinken travel to the region?", "reason", "blinken"),
+    ("why is the war spreading to lebanon", "reason", "the war"),
+    ("what led to the evacuation of the hospital", "reason", "the evacuation of the hospital"),
+    ("please explain why gantz resigned", "reason", "gantz"),
+    # yes/no
+    ("Is Hamas ready to stop fighting?", "yesno", "hamas"),
+    ("did his mediation in beirut get anywhere", "yesno", "his mediation"),
+    ("are the hostages still alive", "yesno", "the hostages"),
+    ("does israel support egypt's role", "yesno", "israel"),
+    ("has blinken met netanyahu", "yesno", "blinken"),
+    # open
+    ("What happened to Netanyahu's holiday home?", "open", "netanyahu's holiday home"),
+    ("what is israel's current inflation rate", "open", "israel's current inflation rate"),
+    ("tell me about the ceasefire talks", "open", "the ceasefire talks"),
+    ("weather in tel aviv this weekend", "open", "weather"),
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "focus"), ANALYSE)
+def test_answer_type_and_focus(question: str, kind: str, focus: str) -> None:
+    ask = analyse(question)
+    assert (ask.type, ask.focus) == (kind, focus)
+
+
+def test_table_covers_every_answer_type() -> None:
+    assert {k for _q, k, _f in ANALYSE} == {"quantity", "person", "organisation", "place",
+                                              "date", "list", "reason", "said", "yesno", "open"}
+    assert len(ANALYSE) >= 60
+
+
+@pytest.mark.parametrize(("question", "qualifier", "plural", "subject"), [
+    ("how many hostages are still held", "still held", True, "hostages"),
+    ("How many hostages did Hamas take?", "hamas take", True, "Hamas"),
+    ("Which countries will Blinken visit?", "", True, "Blinken"),
+    ("In which country did Hamas officials meet Egyptian officials?", "", False, "Hamas"),
+    ("what did the head of UNRWA say about people in northern Gaza", "people in northern gaza",
+     False, "the head of UNRWA"),
+    ("Who is the head of UNRWA?", "", False, "the head of UNRWA"),
+    ("Who killed Yahya Sinwar?", "", False, "Yahya Sinwar"),
+    ("when did the war begin", "", False, "the war"),
+    ("What was Netanyahu's response?", "", False, "Netanyahu's response"),
+])
+def test_qualifier_plural_and_subject(question: str, qualifier: str, plural: bool,
+                                      subject: str) -> None:
+    ask = analyse(question)
+    assert (ask.qualifier, ask.plural, ask.subject) == (qualifier, plural, subject)
+
+
+HOSTAGES_HELD = ("Qatari mediators hoped to resolve the fate of the remaining 97 hostages held "
+                 "in Gaza.")
+HOSTAGES_TAKEN = ("Hamas militants launched a surprise attack on southern Israel, killing over "
+                  "1,200 civilians and taking 250 hostages.")
+CONDITIONS = ("“Hamas has expressed readiness to stop the fighting, but Israel must commit to a "
+              "ceasefire, withdraw from the Gaza Strip, allow the return of displaced people, "
+              "agree to a serious prisoner exchange deal, and allow the entry of humanitarian "
+              "aid into Gaza,” the Hamas official added.")
+SINWAR = ("Blinken's visit comes in the wake of Israel's killing of Yahya Sinwar, a top Hamas "
+          "leader.")
+
+# question, sentence, holds an answer of the asked type, a span that shows it (or None)
+MATCH = [
+    ("how many hostages are still held", HOSTAGES_HELD, True, "97 hostages"),
+    ("how many hostages are still held", HOSTAGES_TAKEN, False, "250 hostages"),
+    ("hostages still held gaza", "Netanyahu told relatives of 129 remaining captives in Gaza.",
+     True, "129 remaining captives"),
+    ("How many hostages did Hamas take?", HOSTAGES_TAKEN, True, "250 hostages"),
+    ("How many hostages did Hamas take?", "Around 250 people were abducted, reports say.",
+     True, "250 people were abducted"),
+    ("How many hostages did Hamas take?", "An operation freed four hostages held by Hamas.",
+     False, "four hostages"),
+    ("death toll in lebanon", "The campaign has led to at least 1,580 deaths in Lebanon.", True,
+     "1,580 deaths"),
+    ("how many people were killed in the school strike",
+     "A strike on a school used as a shelter killed 17 people.", True, "17 people"),
+    ("How many members did the War Cabinet have?",
+     "Benny Gantz resigned Sunday from Israel’s three-member War Cabinet.", True, "three-member"),
+    ("how many hostages are still held", "The war began on Oct. 7 after a surprise attack.",
+     False, None),
+    ("how many hostages are still held", "Talks resumed in Doha on Thursday.", False, None),
+    ("Who killed Yahya Sinwar?", SINWAR, True, "Israel"),
+    ("Who killed Yahya Sinwar?", "Sinwar was killed by soldiers of the Israel Defense Forces.",
+     True, "Israel Defense Forces"),
+    ("Who killed Yahya Sinwar?", "Yahya Sinwar was killed last week.", False, None),
+    ("Who is the head of UNRWA?", "Philippe Lazzarini, head of the United Nations Relief and "
+     "Works Agency (UNRWA), issued a plea.", True, "Philippe Lazzarini"),
+    ("Who is the head of UNRWA?", "The head of UNRWA issued a public plea.", False, None),
+    ("Whom did Blinken press in talks?", "Blinken pressed Israeli Prime Minister Benjamin "
+     "Netanyahu in talks on Tuesday.", True, "Benjamin Netanyahu"),
+    ("Which countries will Blinken visit?", "He will meet Egyptian President Abdel Fattah "
+     "el-Sissi in Cairo before travelling to Israel, Jordan, and Qatar.", True, "Jordan"),
+    ("Which countries will Blinken visit?", "Blinken said a ceasefire remains critical.", False,
+     None),
+    ("In which country did the delegates meet?", "Delegates met with Egyptian officials on "
+     "Thursday.", True, "Egyptian"),
+    ("where did the delegation meet", "The delegation met officials in Cairo on Thursday.", True,
+     "Cairo"),
+    ("which group claimed the drone attack", "On Saturday, Hezbollah claimed the drone attack.",
+     True, "Hezbollah"),
+    ("which group claimed the drone attack", "The Islamic Resistance Movement claimed it.", True,
+     "Islamic Resistance Movement"),
+    ("When did the war begin?", "The war began in October 2023.", True, "October"),
+    ("when did the war begin", "The war has displaced many people.", False, None),
+    ("how long has the war lasted", "The war has raged for 12 months.", True, "for 12 months"),
+    ("What conditions did Hamas set?", CONDITIONS, True, "withdraw from the Gaza Strip"),
+    ("What conditions did Hamas set?", "Hamas is ready to stop if specific conditions are met.",
+     False, None),
+    ("list the steps", "Israel must withdraw and allow aid.", False, None),
+    ("what did the head of UNRWA say", "“In northern Gaza, people are just waiting to die,” "
+     "Lazzarini said in a statement.", True, "“In northern Gaza, people are just waiting to die,”"),
+    ("what did the head of UNRWA say", "They feel deserted, hopeless, and alone,” Lazzarini "
+     "said.", True, "They feel deserted, hopeless, and alone,”"),
+    ("what did netanyahu say about the talks", "Netanyahu said the talks would go on.", True,
+     "said"),
+    ("what did netanyahu say about the talks", "The talks stalled again.", False, None),
+    ("Why did Blinken travel to the region?", "Blinken travelled to the region to press for a "
+     "ceasefire.", True, "to press"),
+    ("Is Hamas ready to stop fighting?", "Hamas has expressed readiness to stop.", True, None),
+    ("tell me about the ceasefire talks", "The talks stalled again.", True, None),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence", "holds", "span"), MATCH)
+def test_sentence_holds_an_answer_of_the_asked_type(question: str, sentence: str, holds: bool,
+                                                   span: str | None) -> None:
+    m = match(analyse(question), sentence)
+    assert (m.score >= HOLDS) == holds, m
+    assert matches_type(analyse(question), sentence) == m.score
+    if span is not None:
+        assert span in m.found, m
+
+
+def test_still_held_ranks_the_remaining_figure_above_the_taken_one() -> None:
+    ask = analyse("how many hostages are still held")
+    assert matches_type(ask, HOSTAGES_HELD) > matches_type(ask, HOSTAGES_TAKEN) > 0
+
+
+def test_a_who_question_prefers_a_person_to_a_country() -> None:
+    ask = analyse("Who killed Yahya Sinwar?")
+    person = "Sinwar was shot by Israeli soldier Yoav Cohen."
+    assert matches_type(ask, person) > matches_type(ask, SINWAR) > 0
+
+
+@pytest.mark.parametrize(("sentence", "announces"), [
+    ("Hamas reiterated its readiness to cease hostilities if specific conditions are met.", True),
+    ("The plan has three phases:", True),
+    ("Hamas set out the following demands.", True),
+    ("The terms are as follows.", True),
+    ("Hamas laid out its conditions.", True),
+    ("Hamas demanded a ceasefire, a withdrawal and aid.", False),
+    ("With worsening humanitarian conditions, a ceasefire remains critical.", False),
+    ("The talks resumed on Thursday.", False),
+])
+def test_sentence_announces_a_list_that_follows(sentence: str, announces: bool) -> None:
+    assert announces_list(sentence) == announces
+
+
+@pytest.mark.parametrize(("sentence", "items"), [
+    ("They demand a ceasefire, a withdrawal, and aid.",
+     ["They demand a ceasefire", "a withdrawal", "aid"]),
+    ("Blinken will travel to Israel, Jordan and Qatar.",
+     ["Blinken will travel to Israel", "Jordan", "Qatar"]),
+    ("Israel and Hamas have shown little willingness to compromise.", []),
+])
+def test_enumeration_items(sentence: str, items: list[str]) -> None:
+    assert enumeration(sentence) == items
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Hamas leader Yahya Sinwar met UNRWA officials in Cairo",
+     [("Yahya Sinwar", "person"), ("UNRWA", "organisation"), ("Cairo", "place")]),
+    ("Israeli Prime Minister Benjamin Netanyahu voiced support for Egypt’s role.",
+     [("Israeli", "place"), ("Benjamin Netanyahu", "person"), ("Egypt", "place")]),
+    ("Philippe Lazzarini, head of the United Nations Relief and Works Agency, spoke.",
+     [("Philippe Lazzarini", "person"),
+      ("United Nations Relief and Works Agency", "organisation")]),
+    ("The U.S. envoy Amos Hochstein visited Beirut.",
+     [("U.S.", "place"), ("Amos Hochstein", "person"), ("Beirut", "place")]),
+    ("Mohammed bin Abdulrahman bin Jassim Al-Thani spoke after Sinwar’s death, as Yahya Sinwar "
+     "was buried.", [("Mohammed bin Abdulrahman bin Jassim Al-Thani", "person"),
+                     ("Sinwar", "person"), ("Yahya Sinwar", "person")]),
+    ("Officials from the State Department visited the Gaza Strip and the West Bank.",
+     [("State Department", "organisation"), ("Gaza Strip", "place"), ("West Bank", "place")]),
+    ("Tuesday Netanyahu spoke to Hamas in October.", [("Netanyahu", "name"), ("Hamas", "name")]),
+])
+def test_names_and_their_kinds(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(n.text, n.kind) for n in names(text)] == expected
+
+
+@pytest.mark.parametrize(("word", "country"), [
+    ("Egyptian", "Egypt"), ("Lebanese", "Lebanon"), ("qatari", "Qatar"), ("U.S.", "United States"),
+    ("Iran", "Iran"), ("Doha", "Qatar"), ("Palestinian", "Palestine"), ("Hamas", None),
+])
+def test_country_of_names_demonyms_and_capitals(word: str, country: str | None) -> None:
+    assert country_of(word) == country
+
+
+def test_places_without_one_country_and_demonyms() -> None:
+    assert is_place("Gaza") and is_place("Europe") and not is_place("Hezbollah")
+    assert is_demonym("Israeli") and not is_demonym("Israel")
