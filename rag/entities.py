@@ -18,9 +18,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from rag.text import STOPWORDS, normalize
+from rag.text import STOPWORDS
 
 Kind = Literal["person", "organisation", "place", "name"]
+
+
+_FOLD = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'",
+                       "‚": "'", "–": "-", "—": "-", "\u00a0": " "})
+_WORD = re.compile(r"[^\W_]+(?:['.\-][^\W_]+)*")
+
+
+def fold(text: str) -> str:
+    """Quote marks and dashes folded to ASCII, runs of whitespace to one space: a cheap
+    rag.text.normalize for matching many sentences (offsets are not kept, accents stay).
+
+    Example: fold("“Hi”  —\nthere") == '"Hi" - there'
+    """
+    return re.sub(r"\s+", " ", text.translate(_FOLD))
+
+
+def lower_words(text: str) -> list[str]:
+    """Lowercased words of folded text (keeps inner apostrophes, dots and hyphens).
+
+    Example: lower_words("Israel’s three-member War Cabinet") == ["israel's", "three-member",
+             "war", "cabinet"]
+    """
+    return _WORD.findall(fold(text).lower())
 
 
 def wordset(text: str) -> frozenset[str]:
@@ -150,7 +173,7 @@ def is_place(word: str) -> bool:
 
 
 def _key(word: str) -> str:
-    key = normalize(word).strip().lower()
+    key = fold(word).strip().lower()
     if "." in key and len(key) <= 6:  # "U.S." -> "us"
         key = key.replace(".", "")
     return re.sub(r"['’]s?$", "", key)
@@ -249,9 +272,13 @@ def names(text: str, known_people: frozenset[str] = frozenset()) -> list[Name]:
     names), has a full name ending in it ("Yahya Sinwar ... Sinwar's death").
 
     Example: [(n.text, n.kind) for n in names("Hamas leader Yahya Sinwar met UNRWA in Cairo")]
-             == [("Hamas", "name"), ("Yahya Sinwar", "person"), ("UNRWA", "organisation"),
-                 ("Cairo", "place")]
+             == [("Yahya Sinwar", "person"), ("UNRWA", "organisation"), ("Cairo", "place")]
     """
+    return list(_names(text, known_people))
+
+
+@lru_cache(maxsize=4096)
+def _names(text: str, known_people: frozenset[str]) -> tuple[Name, ...]:
     out: list[Name] = []
     for run in _runs(text):
         words = [t for t, _s, _e in run]
@@ -292,8 +319,8 @@ def names(text: str, known_people: frozenset[str] = frozenset()) -> list[Name]:
         out.append(_name(text, rest[0], rest[-1], kind, country))
     full = {n.text.split()[-1].lower() for n in out if n.kind == "person" and " " in n.text}
     people = full | known_people
-    return [Name(n.text, "person", n.start, n.end) if n.kind == "name" and
-            n.text.lower() in people else n for n in out]
+    return tuple(Name(n.text, "person", n.start, n.end) if n.kind == "name" and
+                 n.text.lower() in people else n for n in out)
 
 
 def _name(text: str, first: tuple[str, int, int], last: tuple[str, int, int], kind: Kind,

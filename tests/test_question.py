@@ -1,12 +1,14 @@
-"""What a question asks for (rag/question.py) and names by kind (rag/entities.py): table
-driven, with questions typed as people type them."""
+"""What a question asks for (rag/question.py), whether a sentence holds it
+(rag/answer_match.py), and names by kind (rag/entities.py): table driven, with questions
+typed as people type them."""
 
 from __future__ import annotations
 
 import pytest
 
+from rag.answer_match import HOLDS, announces_list, enumeration, match, matches_type
 from rag.entities import country_of, is_demonym, is_place, names
-from rag.question import HOLDS, analyse, announces_list, enumeration, match, matches_type
+from rag.question import analyse
 
 # question, answer type, focus (the counted noun, the speaker, the listed noun, or subject)
 ANALYSE = [
