@@ -61,7 +61,7 @@ organisation union nations forces army navy party movement group brigades brigad
 bank fund court parliament congress senate corporation company inc ltd llc university
 institute foundation association office service services guard corps front alliance coalition
 bureau network times post news press hospital school college church board administration
-government cabinet assembly federation league network program programme project centre center
+government cabinet assembly federation league program programme project centre center
 club team institution embassy police
 """)
 # Words that end a place's name ("Gaza Strip", "Golan Heights", "Red Sea").
@@ -83,8 +83,8 @@ _ALIASES = {"us": "United States", "usa": "United States", "uk": "United Kingdom
             "washington": "United States"}
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_](?:[\w'’.-]*[^\W_])?", re.UNICODE)
-_CONNECT = frozenset({"of", "for", "the", "de", "bin", "ibn", "al", "el", "van", "von", "da",
-                      "and"})
+_JOINERS = frozenset({"of", "for", "the", "and"})  # inside names of things, not of people
+_CONNECT = _JOINERS | {"de", "bin", "ibn", "al", "el", "van", "von", "da"}
 
 
 @dataclass(frozen=True)
@@ -257,10 +257,9 @@ def _kind(words: list[str], after_title: bool) -> tuple[Kind, str]:
         return "organisation", ""
     if last in PLACE_SUFFIXES:
         return "place", country_of(_bare(words[0])) or ""
-    if after_title or (len(words) > 1 and not any(w.lower() in _CONNECT - {"bin", "ibn", "al",
-                                                                          "el", "de", "van",
-                                                                          "von", "da"}
-                                                  for w in words)):
+    # Two or more capitalised words with no 'of'/'and' between them, that name no place or
+    # organisation, are a person's name ("Benny Gantz", "Mohammed bin Abdulrahman").
+    if after_title or (len(words) > 1 and not any(w.lower() in _JOINERS for w in words)):
         return "person", ""
     return "name", ""
 
@@ -313,6 +312,9 @@ def _names(text: str, known_people: frozenset[str]) -> tuple[Name, ...]:
             continue
         rwords = [t for t, _s, _e in rest]
         kind, country = _kind(rwords, after_title)
+        if kind in ("person", "name") and all(is_title(t) or t.lower() in _CONNECT
+                                              for t in rwords):
+            continue  # a role without a name: "the Prime Minister", "Secretary of State"
         sentence_start = not before or before[-1] in ".!?\n\"“:"
         if sentence_start and len(rest) == 1 and kind == "name" and not after_title:
             continue

@@ -23,6 +23,7 @@ from rag.text import STOPWORDS, normalize, words
 AnswerType = Literal["quantity", "person", "organisation", "place", "date", "list", "reason",
                      "said", "yesno", "open"]
 
+
 @dataclass(frozen=True)
 class Ask:
     """What a question asks for.
@@ -45,32 +46,32 @@ class Ask:
 
 
 _AUX = wordset("is are was were be been being am do does did has have had will would can "
-                 "could should shall may might must isn't aren't wasn't weren't don't doesn't "
-                 "didn't hasn't haven't won't can't")
+               "could should shall may might must isn't aren't wasn't weren't don't doesn't "
+               "didn't hasn't haven't won't can't")
 _PREP = wordset("in on at from to for by with of about after before during since into over "
-                  "under against between among across through near within")
+                "under against between among across through near within")
 _POLITE = re.compile(r"^(?:(?:please|pls|hey|hi|ok|so|and|but)\W+)*(?:(?:can|could|would) you "
                      r"(?:please )?(?:tell me|say|explain|show me)|tell me|do you know|i want "
                      r"to know|i'd like to know|explain)\W+", re.I)
 # Words that say a count is of what still is, not of what once happened ("still held").
 PERSISTENT = wordset("still remain remains remained remaining currently now left yet "
-                        "captivity")
+                     "captivity")
 # Nouns that name a kind of place, person or organisation after "which/what" ("which
 # countries", "which official", "what group"); titles ("minister", "envoy") count as people.
 _PLACE_NOUNS = wordset("country countries city cities town towns place places region regions "
-                         "nation nations capital capitals location locations state states area "
-                         "areas village villages border borders")
+                       "nation nations capital capitals location locations state states area "
+                       "areas village villages border borders")
 _ORG_NOUNS = wordset("group groups organisation organisations organization organizations "
-                       "agency agencies party parties company companies faction factions body "
-                       "bodies institution institutions department ministry militia militias "
-                       "movement movements newspaper outlet")
+                     "agency agencies party parties company companies faction factions body "
+                     "bodies institution institutions department ministry militia militias "
+                     "movement movements newspaper outlet")
 _PERSON_NOUNS = wordset("person people man woman official officials leader leaders member "
-                          "members politician politicians diplomat diplomats envoy spokesman "
-                          "commander")
+                        "members politician politicians diplomat diplomats envoy spokesman "
+                        "commander")
 # Keyword queries ("hamas conditions ceasefire") ask for a list when they name one of these.
 _LIST_NOUNS = wordset("conditions demands terms steps members requirements objectives goals "
-                        "aims priorities measures proposals points options stages phases "
-                        "obstacles provisions ingredients components")
+                      "aims priorities measures proposals points options stages phases "
+                      "obstacles provisions ingredients components")
 _SAY = (r"(?:say|said|tell|told|announce|announced|warn|warned|claim|claimed|state|stated|"
         r"write|wrote|reply|replied|respond|responded|argue|argued|mention|mentioned|post|"
         r"tweet|comment|commented|declare|declared|think)")
@@ -206,7 +207,7 @@ def _kind_noun(tokens: list[str]) -> str:
 
 _CASED = re.compile(r"[^\W_]+(?:[’'.\-][^\W_]+)*")
 _DO = wordset("did does do will would can could should has have had must may might shall "
-                "didn't doesn't don't won't can't")
+              "didn't doesn't don't won't can't")
 _BE = wordset("is are was were")
 _DET = wordset("the a an his her its their this that these those our my your")
 

@@ -258,6 +258,8 @@ def test_enumeration_items(sentence: str, items: list[str]) -> None:
     ("Officials from the State Department visited the Gaza Strip and the West Bank.",
      [("State Department", "organisation"), ("Gaza Strip", "place"), ("West Bank", "place")]),
     ("Tuesday Netanyahu spoke to Hamas in October.", [("Netanyahu", "name"), ("Hamas", "name")]),
+    # a role without a name is no one's name
+    ("He met the Israeli Prime Minister and the Secretary of State.", [("Israeli", "place")]),
 ])
 def test_names_and_their_kinds(text: str, expected: list[tuple[str, str]]) -> None:
     assert [(n.text, n.kind) for n in names(text)] == expected
