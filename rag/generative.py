@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from rag.errors import BackendError
-from rag.grounding import GroundingState, Numbered, ground
+from rag.grounding import GroundingState, Numbered, ground, is_refusal
 from rag.llm import Generator
 from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
@@ -51,6 +51,6 @@ def condense_with_llm(gen: Generator, question: str, history: list[Turn]) -> str
         return None
     out = re.sub(r"^(?:rewritten question|question)\s*:\s*", "", out, flags=re.I).strip(' "')
     out = out.splitlines()[0].strip() if out else ""
-    if not out or len(out) > 300 or len(out) < 5:
-        return None
+    if not out or len(out) > 300 or len(out) < 5 or is_refusal(out):
+        return None  # a reply that is no question (a refusal, a ramble) is not a rewrite
     return out

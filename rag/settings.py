@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "JSONL of recorded replies for RAG_LLM=scripted ({question|key, reply} a line): tests "
         "and offline demos of the LLM path.")
     min_relevance_llm: float = _env(
-        "RAG_MIN_RELEVANCE_LLM", 0.2,
+        "RAG_MIN_RELEVANCE_LLM", 0.15,
         "With an LLM, refuse before asking it only when the best evidence scores below this: "
         "the model decides the rest.", ge=0, le=1)
     openai_api_key: str | None = _env("OPENAI_API_KEY", None, "OpenAI (or compatible) API key.")

@@ -30,7 +30,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_answer_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", choices=["auto", "extractive", "openai", "local"],
+    p.add_argument("--llm", choices=["auto", "extractive", "openai", "local", "scripted"],
                    help="answer backend (RAG_LLM)")
     p.add_argument("--top-k", type=int, help="passages handed to the answerer (RAG_TOP_K)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"],
