@@ -6,7 +6,10 @@ and the reason, so the rest of a batch still goes in.
 
 from __future__ import annotations
 
+import codecs
+import errno
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,11 @@ HTML_EXT = {".html", ".htm"}
 JSON_EXT = {".json", ".jsonl", ".ndjson"}
 SUPPORTED = TEXT_EXT | HTML_EXT | JSON_EXT
 TEXT_FIELDS = ("text", "body", "content")
+# json's C parser counts each nested [ or { against the interpreter's recursion limit and
+# raises RecursionError past it (about a thousand levels): the bound holds while parsing,
+# before the nesting is built in memory. Articles nest two or three levels deep.
+TOO_DEEP = ("JSON nested too deeply to read (about a thousand [ or { inside each other): "
+            "not an article or a list of articles")
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterat
             continue
         path = Path(raw).expanduser()
         if not path.exists():
-            yield Skip(raw, "no such file or folder")
+            yield Skip(raw, missing_reason(path))
         elif path.is_dir():
             yield from _load_dir(path, max_bytes)
         elif not path.is_file():
@@ -55,11 +63,15 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterat
 
 def _load_dir(folder: Path, max_bytes: int) -> Iterator[Loaded]:
     found = False
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue  # hidden files and folders (.git, .DS_Store) are not articles
-        found = True
-        yield from load_file(path, max_bytes)
+        if path.is_file():
+            found = True
+            yield from load_file(path, max_bytes)
+        elif not path.exists():  # a link that leads nowhere, or back to itself
+            found = True
+            yield Skip(str(path), missing_reason(path))
     if not found:
         yield Skip(str(folder), "empty folder: no files to ingest")
 
@@ -99,6 +111,19 @@ def load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
         yield _nonempty(make_article(text_or_skip, origin=origin))
 
 
+def missing_reason(path: Path) -> str:
+    """Why a path that does not exist (for os.path.exists) cannot be read: a symlink loop, a
+    broken symlink, or nothing there at all."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop: the link leads back to itself"
+    if path.is_symlink():
+        return f"broken symbolic link: it points to {os.readlink(path)}, which does not exist"
+    return "no such file or folder"
+
+
 def megabytes(n: int) -> str:
     """A byte count in MB, precise enough to tell a small limit from zero.
 
@@ -109,11 +134,20 @@ def megabytes(n: int) -> str:
 
 def read_text(path: Path) -> str | Skip:
     """Decide text by decoding, never by magic bytes (`file` calls a text starting 'Blin'
-    binary): NUL bytes mean binary; otherwise it must be UTF-8."""
+    binary): a UTF-16/32 byte order mark means that encoding; else NUL bytes mean binary;
+    otherwise it must be UTF-8."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return Skip(str(path), f"cannot read the file: {exc.strerror or exc}")
+    wide = bom_encoding(data)
+    if wide:
+        try:
+            return data.decode(wide).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            return Skip(str(path), f"starts like {wide.upper()} text but is not valid "
+                                   f"{wide.upper()} (bad bytes at offset {exc.start}); "
+                                   "re-save it as UTF-8")
     if b"\x00" in data[:65536]:
         return Skip(str(path), "binary file (contains NUL bytes), not text")
     try:
@@ -121,6 +155,19 @@ def read_text(path: Path) -> str | Skip:
     except UnicodeDecodeError as exc:
         return Skip(str(path), f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at "
                                f"offset {exc.start}); re-save it as UTF-8")
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The UTF-16 or UTF-32 encoding a byte order mark announces (their text is full of NUL
+    bytes, so it must be recognised before the binary test).
+
+    Example: bom_encoding("\ufeffhi".encode("utf-16")) == "utf-16"
+    """
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return name
+    return None
 
 
 def _nonempty(article: Article) -> Loaded:
@@ -139,12 +186,18 @@ def _json_records(text: str, origin: str, jsonl: bool) -> Iterator[Loaded]:
             except json.JSONDecodeError as exc:
                 yield Skip(f"{origin}:{lineno}", f"malformed JSON line: {exc.msg}")
                 continue
+            except RecursionError:
+                yield Skip(f"{origin}:{lineno}", TOO_DEEP)
+                continue
             yield _record(record, f"{origin}#{lineno}", f"{origin}:{lineno}")
         return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         yield Skip(origin, f"malformed JSON at line {exc.lineno}: {exc.msg}")
+        return
+    except RecursionError:
+        yield Skip(origin, TOO_DEEP)
         return
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]

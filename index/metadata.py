@@ -12,7 +12,8 @@ from rag.types import Article
 _SOURCE_LINE = re.compile(r"^\s*\[\s*source\s*:\s*([^\]\n]+?)\s*\]\s*$", re.I | re.M)
 _DATE_LINE = re.compile(r"^\s*(?:date|published|updated)\s*:\s*(.+?)\s*$", re.I | re.M)
 _MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# A link's URL may hold balanced parentheses (Wikipedia's "Mercury_(planet)").
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\s*\)")
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
 
 

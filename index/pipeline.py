@@ -31,7 +31,7 @@ from index.loaders import Skip, load_paths
 from rag import bm25
 from rag.embeddings import Embedder, get_embedder
 from rag.settings import Settings
-from rag.store import Store, file_exists, open_store
+from rag.store import Store, file_exists, open_store, store_failure
 from rag.types import Article, Chunk
 
 _BATCH_CHUNKS = 256  # chunks embedded per flush: memory is bounded by this, not the corpus
@@ -80,7 +80,22 @@ class Ingestor:
         return self.embedder.count_tokens(text) <= self.embedder.max_tokens
 
     def run(self, paths: list[str], *, prune: bool = False,
-            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> IngestSummary:
+            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+            on_wait: Callable[[str], None] | None = None) -> IngestSummary:
+        """One run at a time per store: a second run of the same folder waits for the first,
+        then finds its articles unchanged instead of adding them again. A store that fails
+        mid-run (damaged files, a server gone) is a StoreError naming it and the remedy."""
+        with ingest_lock(self.settings, on_wait):
+            try:
+                return self._run(paths, prune=prune, progress=progress)
+            except Exception as exc:
+                failure = store_failure(self.settings, exc)
+                if failure is None:
+                    raise
+                raise failure from None
+
+    def _run(self, paths: list[str], *, prune: bool,
+             progress: Callable[[Iterable[Any]], Iterable[Any]] | None) -> IngestSummary:
         s = self.settings
         summary = IngestSummary()
         t0 = time.perf_counter()
@@ -231,6 +246,29 @@ class Ingestor:
 
 
 @contextmanager
+def ingest_lock(settings: Settings, on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """An advisory lock file in the store folder, held for a whole run. The OS releases it
+    however the holder ends (kill -9 included), so it never needs cleaning up. Server mode
+    locks the same local folder: it guards runs from this machine."""
+    from filelock import FileLock, Timeout
+
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.store_dir / "ingest.lock"
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait:
+            on_wait(f"another ingest into {settings.store_dir} is running; waiting for it "
+                    "to finish")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
 def _ctrl_c_deferred() -> Iterator[None]:
     """Hold a Ctrl-C until the block is done: a batch's writes and its counts in the summary
     go together (an interrupt that landed after Chroma stored the articles but before they
@@ -258,6 +296,7 @@ def same_file(a: str, b: str) -> bool:
 
 
 def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
-           progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> IngestSummary:
+           progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+           on_wait: Callable[[str], None] | None = None) -> IngestSummary:
     """Ingest files, folders and URLs into the configured store."""
-    return Ingestor(settings).run(paths, prune=prune, progress=progress)
+    return Ingestor(settings).run(paths, prune=prune, progress=progress, on_wait=on_wait)

@@ -54,9 +54,12 @@ class Settings(BaseSettings):
                              ge=32, le=2000)
     chunk_overlap: int = _env("RAG_CHUNK_OVERLAP", 40, "Overlap between chunks, in tokens.",
                               ge=0)
-    max_file_mb: float = _env("RAG_MAX_FILE_MB", 20.0, "Files larger than this are skipped.",
-                              gt=0)
-    fetch_timeout: float = _env("RAG_FETCH_TIMEOUT", 15.0, "Seconds per URL fetch.", gt=0)
+    max_file_mb: float = _env("RAG_MAX_FILE_MB", 20.0,
+                              "Files, and web pages counted unpacked, larger than this are "
+                              "skipped.", gt=0)
+    fetch_timeout: float = _env("RAG_FETCH_TIMEOUT", 15.0,
+                                "Seconds a URL fetch may take in all (not per read), "
+                                "redirects included.", gt=0)
     near_dup_threshold: float = _env("RAG_NEAR_DUP", 0.8,
                                      "Shingle Jaccard above which two articles are reported "
                                      "as near-duplicates.", ge=0, le=1)

@@ -48,9 +48,8 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            where = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
-                     if settings.chroma_host else f"store {settings.store_dir}")
-            raise StoreError(f"cannot open {where}: {exc}") from None
+            raise store_failure(settings, exc, opening=True) or StoreError(
+                f"cannot open the store at {settings.store_dir}: {exc}") from None
         self._create = create
         self._article_memo: dict[str, Article] = {}
         self._chunks: Any = None
@@ -269,6 +268,32 @@ def open_store(settings: Settings, embed_name: str, dim: int, *, create: bool = 
     store.bind(embed_name, dim)
     return store
 
+
+
+def store_failure(settings: Settings, exc: Exception, *,
+                  opening: bool = False) -> StoreError | None:
+    """What to tell a user when Chroma fails: which store, and what to do about it. None for
+    an error that is not the store's (a bug elsewhere keeps its own type and traceback).
+
+    Example: "re-ingest into a new RAG_STORE_DIR" in str(
+                 store_failure(load_settings(store_dir="s"), InternalError("hnsw")))
+    """
+    import httpx
+    from chromadb.errors import ChromaError
+
+    detail = f"{type(exc).__name__}: {exc}"
+    if settings.chroma_host:
+        where = f"{settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST/CHROMA_PORT)"
+        if isinstance(exc, ChromaError):
+            return StoreError(f"the Chroma server at {where} failed ({detail})")
+        if opening or isinstance(exc, httpx.TransportError):  # chromadb's client is httpx
+            return StoreError(f"cannot reach the Chroma server at {where}: start it "
+                              f"(`chroma run`) or point the settings at a running one ({detail})")
+        return None
+    if isinstance(exc, ChromaError):
+        return StoreError(f"the store at {settings.store_dir} is damaged ({detail}): restore "
+                          "it from a backup, or re-ingest into a new RAG_STORE_DIR")
+    return None
 
 
 def file_exists(origin: str) -> bool:

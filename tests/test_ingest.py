@@ -8,6 +8,7 @@ import json
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -113,7 +114,9 @@ def cli_store(tmp_path_factory: pytest.TempPathFactory, models: Path) -> dict[st
     (bad / "latin1.txt").write_bytes("Caf\xe9 society".encode("latin-1"))
     (bad / "empty.md").write_text("\n\n")
     (bad / "huge.txt").write_text("The talks went on. " * 600)  # 11 KB
-    (bad / "lines.jsonl").write_text('{"title": "a record without text"}\n{oops\n')
+    (bad / "lines.jsonl").write_text('{"title": "a record without text"}\n{oops\n'
+                                     + "[" * 5_000 + "\n")  # under the 6 KB limit below
+    (bad / "deep.json").write_text("[" * 5_000)  # once stopped the batch: RecursionError
     missing = base / "missing.txt"
     proc = run_rag("ingest", str(SAMPLE), str(bad), str(missing), "--json",
                    "--store", str(base / "store"), cwd=base, models=models,
@@ -142,6 +145,8 @@ def test_cli_ingest_adds_the_sample_and_names_every_bad_input(cli_store: dict[st
         str(bad / "huge.txt"): "over the 0.006 MB limit (RAG_MAX_FILE_MB)",
         f"{(bad / 'lines.jsonl').resolve()}:1": "record has no text, body or content field",
         f"{(bad / 'lines.jsonl').resolve()}:2": "malformed JSON line",
+        f"{(bad / 'lines.jsonl').resolve()}:3": "JSON nested too deeply",
+        str((bad / "deep.json").resolve()): "JSON nested too deeply",
         str(cli_store["missing"]): "no such file or folder",
     }
     assert sorted(reasons) == sorted(expected)
@@ -185,14 +190,19 @@ def test_cli_exits_non_zero_only_when_nothing_could_be_ingested(tmp_path: Path,
                                                                 models: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
-    proc = run_rag("ingest", "nothing-here.txt", "empty", "notes.docx", "--store", "store",
-                   cwd=tmp_path, models=models)
+    (tmp_path / "two\nlines.docx").write_bytes(b"PK\x03\x04")
+    proc = run_rag("ingest", "nothing-here.txt", "empty", "notes.docx", "two\nlines.docx",
+                   "--store", "store", cwd=tmp_path, models=models)
     assert proc.returncode == 1
     assert_clean_stderr(proc)
-    assert "0 added" in proc.stdout
-    assert "skipped nothing-here.txt: no such file or folder" in proc.stdout
-    assert "skipped empty: empty folder" in proc.stdout
-    assert "skipped notes.docx: unsupported file type .docx" in proc.stdout
+    first, *rest = proc.stdout.splitlines()
+    assert first.startswith("0 added")
+    assert rest == ["  skipped nothing-here.txt: no such file or folder",
+                    "  skipped empty: empty folder: no files to ingest",
+                    "  skipped notes.docx: unsupported file type .docx: expected one of "
+                    ".htm .html .json .jsonl .markdown .md .ndjson .txt",
+                    "  skipped two\\nlines.docx: unsupported file type .docx: expected one of "
+                    ".htm .html .json .jsonl .markdown .md .ndjson .txt"]
 
 
 def test_cli_refuses_a_store_built_with_another_model(tmp_path: Path, models: Path,
@@ -538,3 +548,72 @@ def test_only_copies_of_stored_text_is_not_a_failure(tmp_path: Path, sample_sett
     (copy_dir / "renamed.txt").write_bytes(first.read_bytes())
     code = main(["ingest", str(copy_dir), "--json", "--store", str(settings.store_dir)])
     assert code == 0
+
+
+# --- hostile conditions: concurrent runs, a damaged store, a server that is down ---------------
+def test_two_concurrent_runs_of_one_folder_do_not_both_add_it(tmp_path: Path,
+                                                               models: Path) -> None:
+    folder = tmp_path / "many"
+    generate_corpus(folder, 120)
+    cmd = [*rag_command(), "ingest", str(folder), "--json", "--store", str(tmp_path / "store")]
+    env = cli_env(RAG_MODEL_CACHE=str(models))
+    runs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    summaries = [json.loads(out) for out, _ in outputs]
+    assert sorted((s["added"], s["unchanged"]) for s in summaries) == [(0, 120), (120, 0)]
+    store = reader(load_settings(store_dir=tmp_path / "store"))
+    assert store.count_articles() == 120
+    assert_consistent(store)
+
+
+def test_a_damaged_store_is_named_with_the_remedy(tmp_path: Path, models: Path,
+                                                  make_settings: MakeSettings) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    # Collections that write their vector index to disk every two records (Chroma's default
+    # is every thousand), so the sample's few chunks are enough to have one to damage.
+    client = chromadb.PersistentClient(path=str(tmp_path / "store"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    for name in ("articles", "articles_articles"):
+        client.create_collection(
+            name, metadata={"embed_model": MINILM_NAME, "embed_dim": 384},
+            configuration={"hnsw": {"space": "cosine", "sync_threshold": 2, "batch_size": 2}},
+            embedding_function=None)
+    assert ingest([str(SAMPLE)], make_settings()).added == 5
+    headers = list((tmp_path / "store").glob("*/header.bin"))
+    assert headers, "no vector index on disk to damage"
+    for header in headers:
+        header.write_bytes(b"garbage")
+    (tmp_path / "new.txt").write_text("The river town council set its budget on Monday.")
+    proc = run_rag("ingest", "new.txt", "--store", "store", cwd=tmp_path, models=models)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("rag ingest: error: the store at store is damaged (")
+    assert proc.stderr.endswith("): restore it from a backup, or re-ingest into a new "
+                                "RAG_STORE_DIR\n")
+    assert proc.stderr.count("\n") == 1
+
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "chroma.sqlite3").write_bytes(b"not a database" * 1000)
+    proc = run_rag("ingest", "new.txt", "--store", "garbage", cwd=tmp_path, models=models)
+    assert proc.returncode == 1
+    assert proc.stderr == ("rag ingest: error: the store at garbage is damaged (InternalError: "
+                           "error returned from database: (code: 26) file is not a database): "
+                           "restore it from a backup, or re-ingest into a new RAG_STORE_DIR\n")
+
+
+def test_a_chroma_server_that_is_down_is_named_with_its_settings(tmp_path: Path,
+                                                                 models: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "new.txt").write_text("The river town council set its budget on Monday.")
+    proc = run_rag("ingest", "new.txt", cwd=tmp_path, models=models,
+                   CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(
+        f"rag ingest: error: cannot reach the Chroma server at 127.0.0.1:{port} "
+        "(CHROMA_HOST/CHROMA_PORT): start it (`chroma run`) or point the settings at a "
+        "running one (")

@@ -4,6 +4,7 @@ says why, while the rest of the batch still loads. No model, no store."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Callable
@@ -191,6 +192,14 @@ def bad_batch(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
         "big": folder / "big.txt",
         "jsonl": folder / "records.jsonl",
         "bad_json": folder / "broken.json",
+        # hostile input: each is reported on its own, none stops the batch
+        "deep_json": folder / "deep.json",
+        "utf16": folder / "utf16.txt",
+        "bad_utf16": folder / "odd-utf16.txt",
+        "loop": folder / "loop-a.txt",
+        "loop_back": folder / "loop-b.txt",
+        "dangling": folder / "dangling.md",
+        "newline_name": folder / "two\nlines.pdf",
     }
     files["good"].write_text(BODY)
     files["good_md"].write_text("# Notes\n\n" + BODY.replace("Thursday", "Friday"))
@@ -209,8 +218,17 @@ def bad_batch(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
         json.dumps(["not", "an", "object"]),
         json.dumps({"text": "   "}),
         json.dumps({"body": "Another good record about the talks."}),
+        "[" * 4_000,  # json's bound is about a thousand; the file stays under 5 KB
+        json.dumps({"body": "A record after the deep one."}),
     ]) + "\n")
     files["bad_json"].write_text('{"text": "missing brace"')
+    files["deep_json"].write_text("[" * 4_000)
+    files["utf16"].write_bytes("Talks resume in Cairo on Friday.".encode("utf-16"))  # with BOM
+    files["bad_utf16"].write_bytes(codecs.BOM_UTF16_LE + b"T\x00a\x00l")  # a byte short
+    files["loop"].symlink_to(files["loop_back"].name)
+    files["loop_back"].symlink_to(files["loop"].name)
+    files["dangling"].symlink_to("moved-away.md")
+    files["newline_name"].write_bytes(b"%PDF-1.7\n")
     (folder / ".hidden.txt").write_text("hidden files are not articles")
     return folder, files
 
@@ -222,9 +240,10 @@ def test_every_bad_file_is_named_with_a_reason_and_the_rest_still_loads(
     items = list(load_paths([str(folder)], int(settings.max_file_mb * 1e6),
                             settings.fetch_timeout))
     titles = sorted(a.title for a in items if isinstance(a, Article))
-    assert titles == ["A good record about the talks.", "Another good record about the talks.",
+    assert titles == ["A good record about the talks.", "A record after the deep one.",
+                      "Another good record about the talks.",
                       "Negotiators from Egypt and Qatar met the Hamas delegation in Cairo on "
-                      "Thursday.", "Notes"]
+                      "Thursday.", "Notes", "Talks resume in Cairo on Friday."]
     skips = _skips(items)
     records = str(f["jsonl"].resolve())
     expected = {
@@ -241,11 +260,46 @@ def test_every_bad_file_is_named_with_a_reason_and_the_rest_still_loads(
         f"{records}:4": "not a JSON object",
         f"{records}:5": "empty article",
         str(f["bad_json"].resolve()): "malformed JSON at line 1",
+        f"{records}:7": "JSON nested too deeply",
+        str(f["deep_json"].resolve()): "JSON nested too deeply",
+        str(f["bad_utf16"]): "starts like UTF-16 text but is not valid UTF-16",
+        str(f["loop"]): "symbolic link loop",
+        str(f["loop_back"]): "symbolic link loop",
+        str(f["dangling"]): "broken symbolic link: it points to moved-away.md",
+        str(f["newline_name"]): "unsupported file type .pdf",
     }
     assert sorted(skips) == sorted(expected)
     for where, reason in expected.items():
         assert reason in skips[where], (where, skips[where])
     assert all(".hidden" not in w for w in skips)
+
+
+def test_json_nested_a_hundred_thousand_deep_is_skipped_and_the_rest_loads(
+        tmp_path: Path) -> None:
+    deep, lines, good = tmp_path / "deep.json", tmp_path / "lines.jsonl", tmp_path / "good.md"
+    deep.write_text("[" * 100_000)
+    lines.write_text("[" * 100_000 + "\n" + json.dumps({"text": BODY}) + "\n")
+    good.write_text("# Notes\n\nMore talks are planned.")
+    items = _load(deep, lines, good)
+    reason = ("JSON nested too deeply to read (about a thousand [ or { inside each other): "
+              "not an article or a list of articles")
+    assert _skips(items) == {str(deep.resolve()): reason, f"{lines.resolve()}:1": reason}
+    assert [a.title for a in items if isinstance(a, Article)] == [BODY.split(". ")[0] + ".",
+                                                                  "Notes"]
+
+
+def test_a_symlink_loop_named_on_the_command_line_is_called_a_loop(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to("loop.txt")
+    assert _skips(_load(loop)) == {str(loop): "symbolic link loop: the link leads back to "
+                                              "itself"}
+
+
+def test_a_markdown_link_whose_url_has_parentheses_leaves_no_junk(tmp_path: Path) -> None:
+    path = tmp_path / "links.md"
+    path.write_text("# Planets\n\nSee [Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) "
+                    "and [Venus](https://example.com/v \"the title\") tonight.\n")
+    assert _one(path).text == "Planets\n\nSee Mercury and Venus tonight."
 
 
 def test_a_missing_path_and_an_empty_folder_are_reported(tmp_path: Path) -> None:

@@ -4,14 +4,20 @@ and a page with no article are each reported for their own URL."""
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
+import struct
+import subprocess
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,7 +26,8 @@ from rag.embeddings import MINILM_NAME, model_cache_dir
 from rag.settings import load_settings
 from rag.store import open_store
 from rag.types import Article
-from tests.test_ingest import assert_clean_stderr, run_rag
+from tests.conftest import cli_env
+from tests.test_ingest import assert_clean_stderr, rag_command, run_rag
 
 STORIES = {
     "page": ("Ceasefire talks resume in Cairo",
@@ -156,15 +163,22 @@ class Site(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on a free loopback port, in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    with serving(Site) as base:
+        yield base
 
 
 def load(*urls: str, timeout: float = 5.0) -> list[Article | Skip]:
@@ -253,3 +267,187 @@ def test_an_unreachable_host_is_reported_not_raised() -> None:
     (skip,) = load("http://127.0.0.1:9/article.html", timeout=2.0)
     assert isinstance(skip, Skip) and skip.where == "http://127.0.0.1:9/article.html"
     assert skip.reason.startswith("could not fetch: ConnectError")
+
+
+# --- hostile servers: limits hold while downloading -----------------------------------------------
+BOMB_BYTES = 1 << 30  # what the gzip bomb inflates to: 1 GiB of zeros
+CAP_MB = 2  # RAG_MAX_FILE_MB for the hostile run
+HUGE_BYTES = 300_000_000
+DRIP_BYTES = 200  # one a second: over three minutes for a client that waits for them all
+LATIN1_PAGE = page_html("Café owners protest “unfair” rent rises",
+                        ["Owners of the café quarter said on Monday that rents had risen by a "
+                         "third in two years, and that the “temporary” surcharge had become "
+                         "permanent without notice to tenants.",
+                         "The council’s spokesperson said the rises reflected the market and "
+                         "that a review would be published before the summer recess.",
+                         "Several owners said they would close their terraces in protest "
+                         "on Saturday, the busiest day of the week in the quarter."])
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A valid gzip stream of `size` zero bytes (a multiple of 1 MiB), built in a second:
+    after a full flush a compressed 1 MiB block no longer depends on what came before, so one
+    block is repeated instead of compressing a gigabyte."""
+    block = bytes(1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    again = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size >> 20):
+        crc = zlib.crc32(block, crc)
+    final_empty_block = b"\x03\x00"
+    return (first + again * ((size >> 20) - 1) + final_empty_block
+            + struct.pack("<II", crc, size & 0xFFFFFFFF))
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Pages that drip, never end, unpack to a gigabyte, or omit their charset. Each records
+    how many bytes it managed to send before the client hung up."""
+
+    sent: ClassVar[dict[str, int]] = {}
+    bomb = b""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        self.sent[path] = 0
+        try:
+            if path == "/drip-body.html":
+                self._head("text/html")
+                self._drip(b"<p>" * DRIP_BYTES, path)
+            elif path == "/drip-headers.html":
+                self._drip(b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * DRIP_BYTES, path)
+            elif path == "/huge.html":
+                self._head("text/html")
+                self._stream(path, HUGE_BYTES)
+            elif path == "/declared-huge.html":
+                self._head("text/html", length=HUGE_BYTES)
+                self._stream(path, HUGE_BYTES)
+            elif path == "/bomb.html":
+                self._head("text/html", length=len(self.bomb), encoding="gzip")
+                self.wfile.write(self.bomb)
+                self.sent[path] = len(self.bomb)
+            elif path == "/gzipped.html":
+                data = gzip.compress(page_html(*STORIES["story-1"]).encode())
+                self._head("text/html; charset=utf-8", length=len(data), encoding="gzip")
+                self.wfile.write(data)
+            elif path == "/latin1.html":  # no charset anywhere: not in the header, nor the page
+                data = LATIN1_PAGE.encode("cp1252")
+                self._head("text/html", length=len(data))
+                self.wfile.write(data)
+            else:
+                self.send_error(404, "Not Found")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what the limits are for
+
+    def _head(self, ctype: str, length: int | None = None, encoding: str | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.end_headers()
+
+    def _drip(self, data: bytes, path: str) -> None:
+        for i in range(len(data)):
+            self.wfile.write(data[i:i + 1])
+            self.sent[path] += 1
+            time.sleep(1.0)
+
+    def _stream(self, path: str, total: int) -> None:
+        block = b"<p>" + b"x" * 65532 + b"\n"
+        while self.sent[path] < total:
+            self.wfile.write(block)
+            self.sent[path] += len(block)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def hostile_site() -> Iterator[str]:
+    Hostile.bomb = gzip_bomb(BOMB_BYTES)
+    with serving(Hostile) as base:
+        yield base
+
+
+_MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[2:]).returncode; "
+            "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss)); sys.exit(code)")
+
+
+def run_measured(args: list[str], cwd: Path, timeout: float,
+                 **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `rag ARGS` and return it with its peak resident memory in MB, the kernel's count.
+    A small Python process in between starts it: a child counts the peak of the process it
+    was forked from (this test run, with its models loaded) as its own."""
+    peak = cwd / "peak-kib.txt"
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(peak), *rag_command(), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=cli_env(**env))
+    return proc, int(peak.read_text()) / 1024  # KiB on Linux
+
+
+@pytest.fixture(scope="module")
+def hostile_ingest(hostile_site: str, models: Path,
+                   tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("hostile")
+    good = base / "good.txt"
+    good.write_text(" ".join(STORIES["story-2"][1]))
+    urls = [f"{hostile_site}/{p}" for p in ("drip-body.html", "drip-headers.html", "huge.html",
+                                            "declared-huge.html", "bomb.html", "gzipped.html",
+                                            "latin1.html")]
+    proc, peak_mb = run_measured(["ingest", *urls, str(good), "--json",
+                                  "--store", str(base / "store")], cwd=base, timeout=150,
+                                 RAG_MODEL_CACHE=str(models), RAG_FETCH_TIMEOUT="3",
+                                 RAG_MAX_FILE_MB=str(CAP_MB))
+    assert proc.returncode == 0, proc.stderr
+    assert_clean_stderr(proc)
+    store = open_store(load_settings(store_dir=base / "store"), MINILM_NAME, 384)
+    got = store.articles.get(include=["documents", "metadatas"])
+    return {"summary": json.loads(proc.stdout), "peak_mb": peak_mb, "site": hostile_site,
+            "articles": {m["url"]: doc for doc, m in zip(got["documents"], got["metadatas"],
+                                                         strict=True)},
+            "good": str(good.resolve())}
+
+
+def test_a_server_that_drips_bytes_is_cut_off_at_the_fetch_deadline(
+        hostile_ingest: dict[str, Any]) -> None:
+    site = hostile_ingest["site"]
+    reasons = {s["path"]: s["reason"] for s in hostile_ingest["summary"]["skipped"]}
+    for path in ("/drip-body.html", "/drip-headers.html"):
+        assert reasons[site + path] == "timed out after 3.0s (RAG_FETCH_TIMEOUT)"
+        # RAG_FETCH_TIMEOUT counted per read let these run for DRIP_BYTES seconds.
+        assert Hostile.sent[path] < DRIP_BYTES / 2, Hostile.sent
+
+
+def test_a_huge_body_and_a_gzip_bomb_stop_at_the_size_limit_in_bounded_memory(
+        hostile_ingest: dict[str, Any]) -> None:
+    site = hostile_ingest["site"]
+    reasons = {s["path"]: s["reason"] for s in hostile_ingest["summary"]["skipped"]}
+    assert reasons[f"{site}/huge.html"] == (
+        "response is over the 2 MB limit (RAG_MAX_FILE_MB); stopped reading it")
+    assert reasons[f"{site}/declared-huge.html"] == (
+        "response is 300 MB, over the 2 MB limit (RAG_MAX_FILE_MB)")
+    assert reasons[f"{site}/bomb.html"] == (
+        "response unpacks (gzip) to over the 2 MB limit (RAG_MAX_FILE_MB); stopped reading it")
+    assert Hostile.sent["/huge.html"] < HUGE_BYTES / 10  # the client stopped reading
+    # The whole run (Python, Chroma, the embedder) against a body that unpacks to 1 GiB and
+    # one of 300 MB: reading either into memory would pass this on its own.
+    print(f"peak RSS of the hostile run: {hostile_ingest['peak_mb']:.0f} MB")
+    assert hostile_ingest["peak_mb"] < 0.6 * BOMB_BYTES / 2**20, hostile_ingest["peak_mb"]
+
+
+def test_other_inputs_of_a_hostile_run_are_stored(hostile_ingest: dict[str, Any]) -> None:
+    site, articles = hostile_ingest["site"], hostile_ingest["articles"]
+    assert sorted(articles) == sorted([hostile_ingest["good"], f"{site}/gzipped.html",
+                                       f"{site}/latin1.html"])
+    assert STORIES["story-1"][1][0] in articles[f"{site}/gzipped.html"]  # gzip still reads
+    assert hostile_ingest["summary"]["added"] == 3
+
+
+def test_a_page_without_a_charset_is_decoded_not_stored_with_replacement_characters(
+        hostile_ingest: dict[str, Any]) -> None:
+    text = hostile_ingest["articles"][f"{hostile_ingest['site']}/latin1.html"]
+    assert "\ufffd" not in text
+    assert "Owners of the café quarter" in text and "the “temporary” surcharge" in text

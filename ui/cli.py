@@ -49,7 +49,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         def progress(items: Any) -> Any:
             return tqdm(items, desc="ingesting", unit=" article", file=sys.stderr)
 
-    summary = ingest(args.paths, settings, prune=args.prune, progress=progress)
+    summary = ingest(args.paths, settings, prune=args.prune, progress=progress,
+                     on_wait=lambda why: print(f"rag ingest: {why}", file=sys.stderr))
     if args.json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
     else:

@@ -16,13 +16,23 @@ def ingest_summary(s: IngestSummary) -> str:
              f"{s.chunks_embedded} chunks embedded in {s.seconds:.1f}s "
              f"(store: {s.articles} articles, {s.chunks} chunks)"]
     for skip in s.skipped:
-        lines.append(f"  skipped {skip['path']}: {skip['reason']}")
+        lines.append(f"  skipped {printable(skip['path'])}: {printable(skip['reason'])}")
     for dup in s.near_duplicates:
-        lines.append(f"  near-duplicate: {dup['path']} ~ {dup['of']} "
+        lines.append(f"  near-duplicate: {printable(dup['path'])} ~ {printable(dup['of'])} "
                      f"({dup['similarity']:.0%} shared text)")
     if s.interrupted:
         lines.append("  interrupted: what was stored is intact; run the same command to finish")
     return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """A file name or message on one line of a terminal: newlines, tabs and escape
+    sequences in it are shown escaped instead of acted on.
+
+    Example: printable("two\\nlines.txt") == "two\\\\nlines.txt"
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def answer_text(a: Answer, width: int = 88) -> str:
