@@ -1,5 +1,6 @@
-"""Reports of an eval run: the terminal table, report.json, report.md, a PNG chart of the
-metrics by kind, and the deltas between two report.json files."""
+"""Reports of an eval run: the terminal table, report.json, report.md (each metric defined
+in one line) and a PNG chart; with a baseline report, the deltas, the flipped questions and
+the baseline's bars beside this run's. Comparing lives in evals/compare.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,29 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import LOWER_IS_BETTER, METRICS, aggregate, by_kind
+from evals.chart import FEW, kind_counts, write_chart
+from evals.compare import describe, flips, kind_rows, noise_lines, overall_rows
+from evals.metrics import (
+    EVIDENCE_KS,
+    LOWER_IS_BETTER,
+    METRIC_HELP,
+    METRICS,
+    RENAMED,
+    UNIT_METRICS,
+    aggregate,
+    by_kind,
+    evidence_found,
+)
 from evals.runner import RunResult
+from evals.tables import fmt, markdown_table
 from rag.errors import InputError
 
 Report = dict[str, Any]
 CHART = "metrics_by_kind.png"
+FEW_NOTE = (f"* fewer than {FEW} questions: one question moves these rates by 1/n or more; "
+            "read them as examples, not rates.")
+# A rank below 1 is not a shortfall; missing the evidence in the top 10 is.
+_NOT_SHORTFALLS = {"article_mrr_at_5", *(f"evidence_hit_at_{k}" for k in EVIDENCE_KS[:-1])}
 
 
 def build_report(run: RunResult) -> Report:
@@ -42,76 +60,76 @@ def build_report(run: RunResult) -> Report:
 
 
 # --- the table --------------------------------------------------------------------------------
-def fmt(value: float | None, metric: str) -> str:
-    """A metric as tables show it: ratios to 3 decimals, latencies in whole ms, null as n/a.
-
-    Example: fmt(0.95652, "retrieval_hit_at_5") == "0.957"; fmt(None, "support") == "n/a"
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.0f}" if metric in LOWER_IS_BETTER else f"{value:.3f}"
-
-
 def table_rows(report: Report) -> list[list[str]]:
-    """Header and rows of the metrics table: one row a metric, columns `all` then each kind,
-    with a first row counting the questions."""
-    kinds = list(report["by_kind"])
-    counts = {k: sum(1 for it in report["items"] if it["kind"] == k) for k in kinds}
-    rows = [["metric", "all", *kinds],
-            ["questions", str(report["questions"]), *(str(counts[k]) for k in kinds)]]
+    """Header and rows of the metrics table: one row a metric, columns `all` then each kind
+    (marked * when it has fewer than FEW questions), with a first row counting them."""
+    counts = kind_counts(report)
+    rows = [["metric", "all", *(k + ("*" if n < FEW else "") for k, n in counts.items())],
+            ["questions", str(report["questions"]), *(str(n) for n in counts.values())]]
     for m in METRICS:
         rows.append([m, fmt(report["metrics"].get(m), m),
-                     *(fmt(report["by_kind"][k].get(m), m) for k in kinds)])
+                     *(fmt(report["by_kind"][k].get(m), m) for k in counts)])
     return rows
 
 
-def text_table(rows: list[list[str]]) -> str:
-    """Rows aligned in columns for a terminal: the first column left, numbers right.
-
-    Example: text_table([["m", "all"], ["x", "1.0"]]) == "m  all\\nx  1.0"
-    """
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-             for r in rows]
-    return "\n".join(lines)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    """Rows as a GitHub markdown table, numbers right-aligned.
-
-    Example: markdown_table([["m", "all"], ["x", "1.0"]]) == "| m | all |\\n|---|--:|\\n| x | 1.0 |"
-    """
-    head = "| " + " | ".join(rows[0]) + " |"
-    rule = "|---|" + "--:|" * (len(rows[0]) - 1)
-    return "\n".join([head, rule, *("| " + " | ".join(r) + " |" for r in rows[1:])])
+def table_notes(report: Report) -> list[str]:
+    """The footnote for the table's starred kinds, if any."""
+    return [FEW_NOTE] if any(n < FEW for n in kind_counts(report).values()) else []
 
 
 # --- files ------------------------------------------------------------------------------------
-def write_reports(report: Report, out: Path) -> list[Path]:
-    """Write report.json, report.md and the chart into `out` (created); their paths."""
+def write_reports(report: Report, out: Path, baseline: Report | None = None,
+                  baseline_name: str = "baseline") -> list[Path]:
+    """Write report.json, report.md and the chart into `out` (created); their paths. With a
+    baseline, report.md compares against it and the chart shows its bars too."""
+    paths = [out / "report.json", out / "report.md", out / CHART]
+    _mkdir(out)
+    paths[0].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    paths[1].write_text(markdown(report, baseline, baseline_name), encoding="utf-8")
+    write_chart(report, paths[2], baseline, baseline_name)
+    return paths
+
+
+def write_comparison(a: Report, b: Report, a_name: str, b_name: str, out: Path) -> list[Path]:
+    """`rag eval --compare A B --out DIR`: compare.md and a chart of B with A beside it."""
+    _mkdir(out)
+    paths = [out / "compare.md", out / "compare.png"]
+    paths[0].write_text("\n".join([f"# Eval comparison: {b.get('set')}", "",
+                                    f"- A: `{a_name}` ({describe(a)})",
+                                    f"- B: `{b_name}` ({describe(b)})", "",
+                                    *comparison_lines(a, b, "A")]), encoding="utf-8")
+    write_chart(b, paths[1], a, "A")
+    return paths
+
+
+def _mkdir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
-    paths = [out / "report.json", out / "report.md", out / CHART]
-    paths[0].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-    paths[1].write_text(markdown(report), encoding="utf-8")
-    write_chart(report, paths[2])
-    return paths
 
 
-def markdown(report: Report) -> str:
-    """report.md: how it was run, the metrics table, and every question that fell short."""
+def markdown(report: Report, baseline: Report | None = None,
+             baseline_name: str = "baseline") -> str:
+    """report.md: how it was run, the metrics table and what each metric means, the
+    comparison with a baseline if given, and every question that fell short."""
     cfg = report["config"]
     lines = [f"# Eval report: {report['set']}", "",
              f"{report['questions']} questions, backend `{cfg.get('backend')}`, retrieval "
              f"`{cfg.get('retrieval_mode')}`, top_k {cfg.get('top_k')}, started "
              f"{cfg.get('started_at')}.", "",
-             markdown_table(table_rows(report)), ""]
+             markdown_table(table_rows(report)), "", *table_notes(report), "",
+             "## What the metrics mean", "",
+             *(f"- `{m}`: {help}." for m, help in METRIC_HELP.items()), ""]
     lines += _judge_lines(report)
-    lines += [f"![metrics by kind]({CHART})", "", "## Questions that fell short", ""]
+    lines += [f"![metrics by kind{', beside ' + baseline_name if baseline else ''}]({CHART})",
+              ""]
+    if baseline is not None:
+        lines += [f"## Compared with {baseline_name}", "",
+                  f"A is `{baseline_name}` ({describe(baseline)}); B is this run.", "",
+                  *comparison_lines(baseline, report, baseline_name), ""]
+    lines += ["## Questions that fell short", ""]
     short = [it for it in report["items"] if _shortfalls(it)]
     if not short:
         lines.append("None: every question passed every metric that applies to it.")
@@ -123,11 +141,30 @@ def markdown(report: Report) -> str:
                   f"- answer{' (refused)' if it['refused'] else ''}: {answer[:600]}",
                   f"- gold sources: {', '.join(it['sources']) or '(none)'}",
                   f"- cited: {', '.join(_cited(it)) or '(nothing)'}"]
+        lines += [f"- gold evidence not in the passages handed over: {e[:200]!r}"
+                  for e in _evidence_missing(it)]
         lines += [f"- judged not entailed by its quotes: {c['sentence'][:300]} "
                   f"(judge said: {c['reply'][:80]!r})"
                   for c in it.get("support_checks", []) if c["entailed"] is False]
         lines.append("")
     return "\n".join(lines)
+
+
+def comparison_lines(a: Report, b: Report, a_name: str) -> list[str]:
+    """Markdown: the deltas B − A overall and by kind, the latency noise, the flips."""
+    lines = [markdown_table(overall_rows(a, b)), ""]
+    if rows := kind_rows(a, b):
+        lines += [markdown_table(rows), ""]
+    lines += [f"- {line}" for line in noise_lines(a, b)]
+    found = flips(a, b)
+    lines += ["", f"### Questions that flipped ({len(found)})", ""]
+    if not found:
+        lines.append("None: pass, refusal and cited articles are the same for every "
+                     "question in both runs.")
+    for f in found:
+        lines += [f"- **{f.id}** ({f.kind}) {f.question}: {'; '.join(f.changes)}",
+                  f"  - {a_name}: {f.answer_a}", f"  - this run: {f.answer_b}"]
+    return lines
 
 
 def _judge_lines(report: Report) -> list[str]:
@@ -144,102 +181,18 @@ def _judge_lines(report: Report) -> list[str]:
 
 def _shortfalls(item: dict[str, Any]) -> list[str]:
     return [m for m, v in item["scores"].items()
-            if m in METRICS and v is not None and v < 1.0]
+            if m in UNIT_METRICS and m not in _NOT_SHORTFALLS and v is not None and v < 1.0]
+
+
+def _evidence_missing(item: dict[str, Any]) -> list[str]:
+    evidence = item.get("evidence", []) if item.get("answerable") else []
+    found = evidence_found(evidence, [p["text"] for p in item.get("passages", [])])
+    return [e for e, ok in zip(evidence, found, strict=True) if not ok]
 
 
 def _cited(item: dict[str, Any]) -> list[str]:
     return [f"[{c['n']}] {Path(c['url']).name or c['title']} @{c['start']}:{c['end']}"
             for c in item["citations"]]
-
-
-def write_chart(report: Report, path: Path) -> None:
-    """A grouped bar chart of the 0..1 metrics, one group a metric, one bar a kind (and all);
-    a null metric draws no bar but an "n/a" label, so it is not mistaken for a zero."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
-    metrics = [m for m in METRICS if m not in LOWER_IS_BETTER]
-    series = {"all": report["metrics"], **report["by_kind"]}
-    fig, ax = plt.subplots(figsize=(12, 5))
-    width = 0.8 / max(len(series), 1)
-    for i, (name, values) in enumerate(series.items()):
-        ys = [math.nan if values.get(m) is None else values[m] for m in metrics]
-        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(metrics))]
-        ax.bar(xs, ys, width, label=name)
-        for x, y in zip(xs, ys, strict=True):
-            if math.isnan(y) or y == 0:  # tell "not applicable" from a real zero
-                ax.text(x, 0.01, "n/a" if math.isnan(y) else "0", rotation=90,
-                        ha="center", va="bottom", fontsize=6, color="0.4")
-    ax.set_xticks(range(len(metrics)), metrics, rotation=30, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score (higher is better)")
-    ax.set_title(f"{report['set']}: {report['questions']} questions, "
-                 f"{report['config'].get('backend')} backend")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.005, 1))
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# --- compare ----------------------------------------------------------------------------------
-def load_report(path: Path) -> Report:
-    """A report.json written by `rag eval`; anything else is an InputError saying why."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such report") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable report.json ({exc})") from None
-    if not (isinstance(report, dict) and isinstance(report.get("metrics"), dict)
-            and isinstance(report.get("by_kind"), dict)):
-        raise InputError(f"{path}: not a report.json from `rag eval` (no metrics/by_kind)")
-    return report
-
-
-def delta(a: float | None, b: float | None, metric: str) -> str:
-    """B minus A, signed, marked ▲ when B is better and ▼ when worse (lower latency is
-    better); n/a when either is null.
-
-    Example: delta(0.5, 0.75, "answer_pass_rate") == "+0.250 ▲"
-    """
-    if a is None or b is None:
-        return "n/a"
-    places = 0 if metric in LOWER_IS_BETTER else 3
-    d = round(b - a, places) + 0.0  # + 0.0 turns -0.0 into 0.0
-    if d == 0:
-        return f"{d:+.{places}f}"
-    better = (d < 0) if metric in LOWER_IS_BETTER else (d > 0)
-    return f"{d:+.{places}f} {'▲' if better else '▼'}"
-
-
-def compare(a: Report, b: Report, a_name: str = "A", b_name: str = "B") -> str:
-    """Deltas (B − A) overall, with both values, then per kind present in both."""
-    lines = [f"A: {a_name}  ({_describe(a)})", f"B: {b_name}  ({_describe(b)})", ""]
-    rows = [["metric", "A", "B", "B − A"]]
-    for m in METRICS:
-        va, vb = a["metrics"].get(m), b["metrics"].get(m)
-        rows.append([m, fmt(va, m), fmt(vb, m), delta(va, vb, m)])
-    lines.append(text_table(rows))
-    kinds = [k for k in b["by_kind"] if k in a["by_kind"]]
-    if kinds:
-        rows = [["B − A by kind", *kinds]]
-        for m in METRICS:
-            rows.append([m, *(delta(a["by_kind"][k].get(m), b["by_kind"][k].get(m), m)
-                              for k in kinds)])
-        lines += ["", text_table(rows)]
-    if a.get("set") != b.get("set") or a.get("questions") != b.get("questions"):
-        lines += ["", "note: the two reports ran different sets or numbers of questions"]
-    return "\n".join(lines)
-
-
-def _describe(report: Report) -> str:
-    cfg = report.get("config", {})
-    return (f"set {report.get('set')}, {report.get('questions')} questions, "
-            f"backend {cfg.get('backend')}, retrieval {cfg.get('retrieval_mode')}, "
-            f"top_k {cfg.get('top_k')}")
 
 
 # --- gates ------------------------------------------------------------------------------------
@@ -249,7 +202,7 @@ def parse_gate(text: str) -> tuple[str, float]:
     Example: parse_gate("answer_pass_rate=0.9") == ("answer_pass_rate", 0.9)
     """
     name, _, value = text.partition("=")
-    name = name.strip()
+    name = RENAMED.get(name.strip(), name.strip())  # gates written before a rename still work
     if name not in METRICS:
         raise InputError(f"--fail-under {text}: unknown metric {name!r} "
                          f"(one of: {', '.join(METRICS)})")

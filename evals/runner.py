@@ -1,5 +1,7 @@
 """Run an eval set: every question goes through `RagService.ask`, the same call the chat and
-the HTTP API make, with nothing special-cased; then each Answer is scored.
+the HTTP API make, with nothing special-cased; then each Answer is scored. For the
+passage-level retrieval metrics the question (as the answer searched it) is also ranked
+RANK_DEPTH deep with `RagService.passages`, outside the timed answer.
 
 With `docs`, the folder is ingested into a fresh temporary store (embedded Chroma, even when
 a Chroma server is configured) that is deleted afterwards: the user's store is never read
@@ -8,6 +10,7 @@ or written. Without it, the configured store is used as it is.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.judge import Check, LLMJudge, make_judge, support
-from evals.metrics import ItemScores, score_item
+from evals.metrics import RANK_DEPTH, ItemScores, score_item
 from evals.sets import EvalItem, EvalSet, check_sources, corpus_names, load_set, source_name
 from rag.errors import InputError
 from rag.settings import Settings
@@ -86,12 +89,14 @@ def _run(eval_set: EvalSet, settings: Settings, docs: Path | None, limit: int | 
     results = []
     for item in (progress(items) if progress else items):
         answer = service.ask(item.question, list(item.history))
+        # Deeper than the answerer is handed (top_k), for evidence_hit_at_10.
+        _, hits, _ = service.passages(answer.standalone_question, RANK_DEPTH)
         for aid in {p.article_id for p in answer.passages} | {c.article_id
                                                             for c in answer.citations}:
             if aid not in articles:
                 articles[aid] = service.article(aid)
-        results.append(_judged(ItemResult(item, answer, score_item(item, answer, articles)),
-                               judge))
+        scores = score_item(item, answer, articles, [h.chunk.text for h in hits])
+        results.append(_judged(ItemResult(item, answer, scores), judge))
     return RunResult(eval_set, config, tuple(results))
 
 
@@ -129,4 +134,7 @@ def run_config(settings: Settings, backend: str, docs: Path | None,
         "limit": limit,
         "judge": judge.name if judge else None,  # without one, `support` is null
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Latencies depend on what else the machine runs (on 2 cores a load above ~2
+        # inflates them): compare reads this beside the latency deltas.
+        "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }

@@ -1,6 +1,6 @@
 """Eval sets: JSONL files of questions with their gold answers, sources and evidence.
 
-One JSON object a line (blank lines are skipped):
+One JSON object a line (blank lines are skipped), validated by the `EvalRecord` model:
 `id, question, answer, must_include, sources, evidence, kind, answerable, history`.
 A set is checked whole before anything runs, and every problem is reported at once with
 its line number, so a team fixes a broken set in one pass instead of one error per run.
@@ -8,24 +8,92 @@ its line number, so a team fixes a broken set in one pass instead of one error p
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlparse
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from rag.errors import InputError
 from rag.types import Turn
 
-KINDS = ("single", "multi", "conflict", "followup", "unanswerable")
-REQUIRED = ("id", "question", "kind", "answerable")
-# Optional fields and their defaults: an unanswerable question needs no answer or sources.
-OPTIONAL: dict[str, Any] = {"answer": "", "must_include": [], "sources": [], "evidence": [],
-                            "history": []}
-_ROLES = ("user", "assistant", "system")
+Kind = Literal["single", "multi", "conflict", "followup", "unanswerable"]
+KINDS: tuple[str, ...] = get_args(Kind)
 _MAX_SHOWN = 30  # problems listed in one error; a wholly wrong file would print thousands
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise PydanticCustomError("pattern", "pattern does not compile: {error}",
+                                  {"error": str(exc)}) from None
+    return pattern
+
+
+Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_non_blank)]
+Pattern = Annotated[str, StringConstraints(min_length=1), AfterValidator(_compiles)]
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of a follow-up's conversation."""
+
+    model_config = _STRICT
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+class EvalRecord(BaseModel):
+    """One line of a set as written: the schema every line is validated against. Unknown
+    fields are errors (a typo such as `must_inlcude` would silently drop a check), and
+    values keep their JSON types (no "yes" for true)."""
+
+    model_config = _STRICT
+    id: Text
+    question: Text
+    kind: Kind
+    answerable: bool
+    # Optional: an unanswerable question needs no answer, patterns or sources.
+    answer: str = ""
+    must_include: tuple[Pattern, ...] = Field(
+        default=(), description="case-insensitive regexes the answer must contain")
+    sources: tuple[Text, ...] = Field(default=(), description="gold articles' file names")
+    evidence: tuple[Text, ...] = Field(default=(), description="verbatim gold quotes")
+    history: tuple[HistoryTurn, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvalRecord:
+        """What the metrics rely on: refusal scoring reads `answerable`, retrieval and
+        citation scoring read `sources`; a contradiction would silently skew them."""
+        if (self.kind == "unanswerable") == self.answerable:
+            raise PydanticCustomError(
+                "kind", "kind 'unanswerable' goes with answerable false, and only with it")
+        if self.answerable and not self.sources:
+            raise PydanticCustomError(
+                "sources", "an answerable question needs at least one gold source in 'sources'")
+        if not self.answerable and (self.sources or self.must_include):
+            raise PydanticCustomError(
+                "sources", "an unanswerable question cannot have 'sources' or 'must_include'")
+        return self
 
 
 @dataclass(frozen=True)
@@ -131,87 +199,58 @@ def parse_line(line: str, lineno: int) -> tuple[EvalItem | None, list[str]]:
     Example: parse_line("[1]", 4) == (None, ["expected a JSON object, got list"])
     """
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, [f"not valid JSON ({exc.msg} at column {exc.colno})"]
-    if not isinstance(obj, dict):
-        return None, [f"expected a JSON object, got {type(obj).__name__}"]
-    errs: list[str] = []
-    unknown = sorted(set(obj) - set(REQUIRED) - set(OPTIONAL))
+        record = EvalRecord.model_validate_json(line)
+    except ValidationError as exc:
+        return None, problems(exc)
+    return EvalItem(line=lineno, id=record.id, question=record.question, kind=record.kind,
+                    answerable=record.answerable, answer=record.answer,
+                    must_include=record.must_include, sources=record.sources,
+                    evidence=record.evidence,
+                    history=tuple(Turn(role=t.role, content=t.content)
+                                  for t in record.history)), []
+
+
+def problems(exc: ValidationError) -> list[str]:
+    """pydantic's errors for one line as a person reads them: unknown fields together,
+    then each other problem with its field and the value given.
+
+    Example: problems(<kind 'trivia'>) == ["field 'kind': Input should be 'single', ...
+             (got 'trivia')"]
+    """
+    out: list[str] = []
+    unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"
+               and len(e["loc"]) == 1]
     if unknown:
-        errs.append(f"unknown field{'s' if len(unknown) > 1 else ''} "
-                    f"{', '.join(map(repr, unknown))} (expected: "
-                    f"{', '.join((*REQUIRED, *OPTIONAL))})")
-    missing = [f for f in REQUIRED if f not in obj]
+        out.append(f"unknown field{'s' if len(unknown) > 1 else ''} "
+                   f"{', '.join(map(repr, unknown))} "
+                   f"(expected: {', '.join(EvalRecord.model_fields)})")
+    missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"
+               and len(e["loc"]) == 1]
     if missing:
-        errs.append(f"missing required field{'s' if len(missing) > 1 else ''} "
-                    f"{', '.join(map(repr, missing))}")
-    for name in ("id", "question"):
-        if name in obj and not (isinstance(obj[name], str) and obj[name].strip()):
-            errs.append(f"field {name!r} must be a non-empty string")
-    if "answer" in obj and not isinstance(obj["answer"], str):
-        errs.append("field 'answer' must be a string")
-    if "kind" in obj and obj["kind"] not in KINDS:
-        errs.append(f"field 'kind' must be one of {', '.join(KINDS)} (got {obj['kind']!r})")
-    if "answerable" in obj and not isinstance(obj["answerable"], bool):
-        errs.append("field 'answerable' must be true or false")
-    for name in ("must_include", "sources", "evidence"):
-        value = obj.get(name, [])
-        if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
-            errs.append(f"field {name!r} must be a list of non-empty strings")
-    errs += _pattern_errors(obj.get("must_include"))
-    history, history_errs = _history(obj.get("history", []))
-    errs += history_errs
-    if not errs:
-        errs += _consistency(obj)
-    if errs:
-        return None, errs
-    return EvalItem(line=lineno, id=obj["id"], question=obj["question"], kind=obj["kind"],
-                    answerable=obj["answerable"], answer=obj.get("answer", ""),
-                    must_include=tuple(obj.get("must_include", [])),
-                    sources=tuple(obj.get("sources", [])),
-                    evidence=tuple(obj.get("evidence", [])), history=history), []
-
-
-def _pattern_errors(patterns: object) -> list[str]:
-    if not isinstance(patterns, list):
-        return []
-    errs = []
-    for p in patterns:
-        if not isinstance(p, str):
+        out.append(f"missing required field{'s' if len(missing) > 1 else ''} "
+                   f"{', '.join(map(repr, missing))}")
+    for e in exc.errors(include_url=False):
+        if len(e["loc"]) == 1 and e["type"] in ("extra_forbidden", "missing"):
             continue
-        try:
-            re.compile(p, re.IGNORECASE)
-        except re.error as exc:
-            errs.append(f"must_include pattern {p!r} does not compile: {exc}")
-    return errs
-
-
-def _history(value: object) -> tuple[tuple[Turn, ...], list[str]]:
-    if not isinstance(value, list):
-        return (), ["field 'history' must be a list of {role, content} turns"]
-    turns, errs = [], []
-    for i, turn in enumerate(value):
-        ok = (isinstance(turn, dict) and set(turn) == {"role", "content"}
-              and turn["role"] in _ROLES and isinstance(turn["content"], str))
-        if ok:
-            turns.append(Turn(role=turn["role"], content=turn["content"]))
+        if e["type"] == "json_invalid":
+            out.append(f"not valid JSON ({e.get('ctx', {}).get('error', e['msg'])})")
+        elif e["type"] == "model_type":
+            out.append(f"expected a JSON object, got {_json_type(e['input'])}")
+        elif not e["loc"]:  # a check across fields
+            out.append(e["msg"])
         else:
-            errs.append(f"history[{i}] must be {{\"role\": {'|'.join(_ROLES)}, "
-                        "\"content\": string}")
-    return tuple(turns), errs
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+            shown = e["input"]
+            got = (f" (got {shown!r})" if isinstance(shown, str | int | float | bool)
+                   and len(repr(shown)) <= 60 else "")
+            out.append(f"field {where[1:]!r}: {e['msg']}{got}")
+    return out
 
 
-def _consistency(obj: dict[str, Any]) -> list[str]:
-    """What the metrics rely on: refusal scoring reads `answerable`, retrieval and citation
-    scoring read `sources`; a contradiction here would silently skew them."""
-    if (obj["kind"] == "unanswerable") == obj["answerable"]:
-        return ["kind 'unanswerable' goes with answerable false, and only with it"]
-    if obj["answerable"] and not obj.get("sources"):
-        return ["an answerable question needs at least one gold source in 'sources'"]
-    if not obj["answerable"] and (obj.get("sources") or obj.get("must_include")):
-        return ["an unanswerable question cannot have 'sources' or 'must_include'"]
-    return []
+def _json_type(value: object) -> str:
+    names = {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+             type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _summary(path: Path, problems: list[str]) -> str:

@@ -6,16 +6,22 @@ from __future__ import annotations
 import pytest
 
 from evals.metrics import (
+    METRIC_HELP,
     METRICS,
     ItemScores,
     aggregate,
     answer_correctness,
     answer_pass_rate,
+    article_hit_at_5,
+    article_mrr_at_5,
     by_kind,
+    context_tokens,
+    evidence_found,
+    evidence_hit_at_k,
+    evidence_rank,
+    evidence_recall,
     latency_p50_ms,
     latency_p95_ms,
-    retrieval_hit_at_5,
-    retrieval_mrr_at_5,
     score_item,
 )
 from evals.sets import EvalItem
@@ -65,7 +71,7 @@ REFUSED = answer("The articles do not contain an answer to this question.", [], 
 
 def test_a_faithful_answer_scores_full_marks() -> None:
     s = score_item(ITEM, GOOD, ARTICLES)
-    assert (s.retrieval_hit_at_5, s.retrieval_mrr_at_5) == (1.0, 1.0)
+    assert (s.article_hit_at_5, s.article_mrr_at_5) == (1.0, 1.0)
     assert (s.answer_correctness, s.answer_pass_rate) == (1.0, 1.0)
     assert (s.quote_validity, s.citation_precision, s.citation_recall) == (1.0, 1.0, 1.0)
     assert s.refusal_accuracy == 1.0
@@ -139,10 +145,10 @@ def test_a_refused_answerable_question_lowers_refusal_accuracy() -> None:
 
 def test_unanswerable_questions_do_not_count_in_retrieval_or_citation_metrics() -> None:
     s = score_item(UNANSWERABLE, GOOD, ARTICLES)
-    assert s.retrieval_hit_at_5 is None and s.citation_precision is None
+    assert s.article_hit_at_5 is None and s.citation_precision is None
     assert s.answer_correctness is None
     metrics = by_kind([("unanswerable", s)])["unanswerable"]
-    assert metrics["retrieval_hit_at_5"] is None and metrics["citation_recall"] is None
+    assert metrics["article_hit_at_5"] is None and metrics["citation_recall"] is None
     assert metrics["support"] is None
 
 
@@ -159,14 +165,14 @@ G, X = {"gold.txt"}, {"other.txt"}
 ])
 def test_hit_and_mrr_at_5_on_ranked_passages(ranked: list[set[str]], hit: float,
                                              mrr: float) -> None:
-    assert retrieval_hit_at_5(ranked, {"gold.txt"}) == hit
-    assert retrieval_mrr_at_5(ranked, {"gold.txt"}) == pytest.approx(mrr)
+    assert article_hit_at_5(ranked, {"gold.txt"}) == hit
+    assert article_mrr_at_5(ranked, {"gold.txt"}) == pytest.approx(mrr)
 
 
 def test_retrieval_is_scored_on_the_articles_behind_the_passages() -> None:
     late = answer("x", [], passages=[passage(1, LEBANON), passage(2, LEBANON), passage(3, GAZA)])
     s = score_item(ITEM, late, ARTICLES)
-    assert (s.retrieval_hit_at_5, s.retrieval_mrr_at_5) == (1.0, pytest.approx(1 / 3))
+    assert (s.article_hit_at_5, s.article_mrr_at_5) == (1.0, pytest.approx(1 / 3))
 
 
 @pytest.mark.parametrize(("text", "correctness", "passed"), [
@@ -221,3 +227,84 @@ def test_scores_of_a_real_answer_fall_when_its_quote_is_tampered(service: RagSer
     tampered = real.model_copy(update={"citations": [shifted, *real.citations[1:]]})
     n = len(real.citations)
     assert score_item(item, tampered, articles).quote_validity == pytest.approx((n - 1) / n)
+
+
+# --- passage level: is the evidence in what the answerer saw? --------------------------------
+FREED = "Four hostages were freed."
+DIED = "274 people died."
+
+
+@pytest.mark.parametrize(("evidence", "texts", "found"), [
+    ([FREED], ["Blinken met Sisi. Four hostages were freed. 274 people died."], [True]),
+    # quote marks, dashes, line breaks, runs of spaces and case are folded on both sides
+    (["“Four  hostages” — freed"], ['He said: "four\nhostages" - freed.'], [True]),
+    (["Four hostages were freed"], ["Four hostages were"], [False]),       # cut short
+    ([FREED, DIED], ["x. Four hostages were", " freed. 274 people died."], [False, True]),
+    ([FREED], [], [False]),
+])
+def test_evidence_is_found_inside_one_passage(evidence: list[str], texts: list[str],
+                                              found: list[bool]) -> None:
+    assert evidence_found(evidence, texts) == found
+
+
+@pytest.mark.parametrize(("evidence", "handed", "recall"), [
+    ([FREED, DIED], [GAZA.text], 1.0),
+    ([FREED, DIED], ["Four hostages were freed. Strikes hit Beirut."], 0.5),
+    ([FREED, DIED], [LEBANON.text], 0.0),
+    ([FREED], [LEBANON.text, GAZA.text], 1.0),  # any handed passage counts
+    ([], [GAZA.text], None),                    # no gold evidence: does not apply
+    (["  "], [GAZA.text], None),
+])
+def test_evidence_recall_is_the_share_of_gold_quotes_handed_over(
+        evidence: list[str], handed: list[str], recall: float | None) -> None:
+    assert evidence_recall(evidence, handed) == recall
+
+
+@pytest.mark.parametrize(("ranked", "rank", "hits"), [
+    ([GAZA.text, LEBANON.text], 1, (1.0, 1.0, 1.0, 1.0)),
+    ([LEBANON.text] * 2 + [GAZA.text], 3, (0.0, 1.0, 1.0, 1.0)),
+    ([LEBANON.text] * 4 + [GAZA.text], 5, (0.0, 0.0, 1.0, 1.0)),
+    ([LEBANON.text] * 9 + [GAZA.text], 10, (0.0, 0.0, 0.0, 1.0)),
+    ([LEBANON.text] * 10 + [GAZA.text], 11, (0.0, 0.0, 0.0, 0.0)),  # past the 10th
+    ([LEBANON.text], None, (0.0, 0.0, 0.0, 0.0)),
+])
+def test_evidence_hit_at_k_reads_the_rank_of_the_first_passage_with_evidence(
+        ranked: list[str], rank: int | None, hits: tuple[float, ...]) -> None:
+    assert evidence_rank([FREED, DIED], ranked) == rank
+    assert tuple(evidence_hit_at_k(rank, k) for k in (1, 3, 5, 10)) == hits
+    assert evidence_hit_at_k(rank, 10, has_evidence=False) is None
+
+
+@pytest.mark.parametrize(("texts", "tokens"), [
+    ([], 0), (["hello world"], 2), (["hello world", "hello"], 3),
+])
+def test_context_tokens_counts_tiktoken_tokens_of_the_handed_text(texts: list[str],
+                                                                  tokens: int) -> None:
+    assert context_tokens(texts) == tokens
+
+
+def test_evidence_metrics_of_an_answer_use_handed_and_ranked_passages() -> None:
+    """Recall reads what the answerer was handed; hit@k reads the deeper ranking."""
+    handed = answer("x", [], passages=[passage(1, LEBANON)])
+    deeper = [LEBANON.text, LEBANON.text, GAZA.text]
+    s = score_item(ITEM, handed, ARTICLES, ranked=deeper)
+    assert s.evidence_recall == 0.0  # the evidence was ranked 3rd but not handed over
+    assert (s.evidence_hit_at_1, s.evidence_hit_at_3, s.evidence_hit_at_10) == (0.0, 1.0, 1.0)
+    assert s.evidence_rank == 3
+    assert s.context_tokens == context_tokens([LEBANON.text]) > 0
+    full = score_item(ITEM, GOOD, ARTICLES)  # without a ranking, the handed passages stand in
+    assert (full.evidence_recall, full.evidence_hit_at_1) == (1.0, 1.0)
+    none = score_item(UNANSWERABLE, GOOD, ARTICLES, ranked=deeper)
+    assert none.evidence_recall is None and none.evidence_hit_at_10 is None
+    assert none.context_tokens > 0  # what was handed over is counted for every question
+    overall = aggregate([s, full, none])
+    assert overall["evidence_recall"] == 0.5 and overall["evidence_hit_at_3"] == 1.0
+    assert overall["context_tokens"] == round((s.context_tokens + full.context_tokens
+                                               + none.context_tokens) / 3, 1)
+
+
+def test_every_metric_is_defined_in_one_line() -> None:
+    assert list(METRIC_HELP) == list(METRICS)
+    assert all(h and "\n" not in h and len(h) < 200 for h in METRIC_HELP.values())
+    assert "article-level" in METRIC_HELP["article_hit_at_5"]
+    assert "passage-level" in METRIC_HELP["evidence_hit_at_10"]

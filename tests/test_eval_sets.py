@@ -46,11 +46,17 @@ def test_seed_set_is_valid_against_the_sample_corpus() -> None:
     ('["a list"]', "expected a JSON object"),
     (_line(id="q2", difficulty="hard"), "unknown field 'difficulty'"),
     (_line(id="q2", question=...), "missing required field 'question'"),
-    (_line(id="q2", answerable="yes"), "'answerable' must be true or false"),
-    (_line(id="q2", must_include="Blinken"), "'must_include' must be a list"),
-    (_line(id="q2", must_include=["(unclosed"]), "pattern '(unclosed' does not compile"),
-    (_line(id="q2", kind="trivia"), "'kind' must be one of"),
-    (_line(id="q2", history=[{"role": "bot", "content": "hi"}]), "history[0] must be"),
+    (_line(id="q2", answerable="yes"), "field 'answerable': Input should be a valid boolean"),
+    (_line(id="q2", must_include="Blinken"), "field 'must_include': Input should be a valid "
+                                             "array (got 'Blinken')"),
+    (_line(id="q2", must_include=["(unclosed"]), "field 'must_include[0]': pattern does not "
+                                                 "compile"),
+    (_line(id="q2", kind="trivia"), "field 'kind': Input should be 'single', 'multi'"),
+    (_line(id="q2", history=[{"role": "bot", "content": "hi"}]),
+     "field 'history[0].role': Input should be 'user', 'assistant' or 'system' (got 'bot')"),
+    (_line(id="q2", evidence=[""]), "field 'evidence[0]': String should have at least 1"),
+    (_line(id="q2", question="  "), "field 'question': must not be blank"),
+    (_line(id=7), "field 'id': Input should be a valid string (got 7)"),
     (_line(id="q2", kind="unanswerable"), "kind 'unanswerable' goes with answerable false"),
     (_line(id="q2", sources=[]), "needs at least one gold source"),
     (_line(), "id 'q1' already used on line 1"),
@@ -74,8 +80,23 @@ def test_every_problem_of_a_set_is_reported_at_once(tmp_path: Path) -> None:
     assert "3 problems" in text
     assert "line 1: not valid JSON" in text
     assert "line 3: unknown field 'extra'" in text
-    assert "line 4: must_include pattern '[a-' does not compile" in text
+    assert "line 4: field 'must_include[0]': pattern does not compile" in text
     assert "line 2" not in text
+
+
+def test_every_problem_of_one_line_is_reported_with_that_line(tmp_path: Path) -> None:
+    bad = _line(id="q2", kind="trivia", answerable="yes", extra=1, must_include=["(x"],
+                history=[{"role": "user"}])
+    path = _write(tmp_path, [_line(), bad, _line(id="q3", question=...)])
+    with pytest.raises(InputError) as exc:
+        load_set(path)
+    lines = str(exc.value).splitlines()
+    assert lines[0].endswith("has 6 problems:")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == ["line 2"] * 5 + ["line 3"]
+    assert "line 2: unknown field 'extra' (expected: id, question, kind" in lines[1]
+    assert {"field 'kind'", "field 'answerable'", "field 'must_include[0]'",
+            "field 'history[0].content'"} <= {line.split(": ")[1] for line in lines[2:6]}
+    assert "line 3: missing required field 'question'" in lines[6]
 
 
 def test_sources_missing_from_the_docs_corpus_are_named(tmp_path: Path) -> None:
@@ -120,7 +141,7 @@ def test_rag_eval_rejects_a_bad_set_before_running_anything(tmp_path: Path) -> N
         env=cli_env(RAG_STORE_DIR=str(store), TMPDIR=str(tmp_path)))
     assert proc.returncode == 1
     assert "line 2: source 'gone.txt' is not in the corpus" in proc.stderr
-    assert "line 3: must_include pattern '(x' does not compile" in proc.stderr
+    assert "line 3: field 'must_include[0]': pattern does not compile" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists() and not store.exists()
     assert not list(tmp_path.glob("rag-eval-*"))  # nothing was ingested

@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--docs", metavar="DIR", help="ingest DIR into a fresh temporary store first")
     p.add_argument("--out", metavar="DIR", help="where report.json, report.md and the chart go")
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
-                   help="print metric deltas between two reports")
+                   help="print metric deltas and flipped questions between two reports "
+                        "(with --out, also compare.md and a chart)")
+    p.add_argument("--baseline", metavar="A.json",
+                   help="compare this run with an earlier report.json (report.md and chart)")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE",
                    help="exit 3 when METRIC ends below VALUE (above, for latency_*_ms); "
