@@ -12,8 +12,19 @@ from pathlib import Path
 import pytest
 
 from evals.sets import KINDS, corpus_names, load_set, source_name
+from index.loaders import load_paths
 from rag.errors import InputError
-from tests.conftest import SAMPLE, SEED, cli_env
+from rag.types import Article
+from tests.conftest import ROOT, SAMPLE, SEED, cli_env
+
+SETS = sorted((ROOT / "evals" / "sets").glob("*.jsonl"))
+CORPORA = ROOT / "evals" / "corpora"
+
+
+def _corpus_of(set_path: Path) -> Path:
+    """A set over a shipped corpus is named after its folder; the news sets use the sample."""
+    folder = CORPORA / set_path.stem
+    return folder if folder.is_dir() else SAMPLE
 
 GOOD = {"id": "q1", "question": "Who met Sisi in Cairo?", "answer": "Blinken.",
         "must_include": ["Blinken"], "sources": ["002_87a8e70946c86064.txt"],
@@ -39,6 +50,42 @@ def test_seed_set_is_valid_against_the_sample_corpus() -> None:
     followups = [it for it in eval_set.items if it.kind == "followup"]
     assert followups and all(it.history for it in followups)
     assert all(not it.answerable for it in eval_set.items if it.kind == "unanswerable")
+
+
+@pytest.mark.parametrize("set_path", SETS, ids=[p.stem for p in SETS])
+def test_every_shipped_set_is_grounded_in_its_corpus(set_path: Path) -> None:
+    """Each gold evidence quote is verbatim in the text a named source is ingested as, and
+    each must_include pattern matches the gold answer: a set whose gold data is wrong would
+    score the product against a typo."""
+    docs = _corpus_of(set_path)
+    eval_set = load_set(set_path, corpus_names(docs))
+    texts = {Path(a.origin).name: a.text for a in load_paths([str(docs)], 10**8, 5)
+             if isinstance(a, Article)}
+    problems = []
+    for it in eval_set.items:
+        problems += [f"{it.id}: evidence not verbatim in {list(it.sources)}: {e!r}"
+                     for e in it.evidence if not any(e in texts[s] for s in it.sources)]
+        problems += [f"{it.id}: {p!r} is not in the gold answer {it.answer!r}"
+                     for p in it.must_include if not re.search(p, it.answer, re.IGNORECASE)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", ["news-typed", "pydocs"])
+def test_the_typed_sets_cover_what_people_ask(name: str) -> None:
+    """The generalisation sets hold at least 40 questions, mostly typed in lowercase, with
+    follow-ups that carry their conversation and unanswerable near-misses (issue 11)."""
+    set_path = ROOT / "evals" / "sets" / f"{name}.jsonl"
+    eval_set = load_set(set_path)
+    texts = {Path(a.origin).name: a.text for a in load_paths([str(_corpus_of(set_path))],
+                                                             10**8, 5) if isinstance(a, Article)}
+    # Every gold source holds some of the evidence, so citing it is citing support.
+    assert not [(it.id, s) for it in eval_set.items for s in it.sources
+                if not any(e in texts[s] for e in it.evidence)]
+    kinds = [it.kind for it in eval_set.items]
+    assert len(kinds) >= 40
+    assert kinds.count("followup") >= 5 and kinds.count("unanswerable") >= 8
+    assert all(it.history for it in eval_set.items if it.kind == "followup")
+    assert sum(it.question == it.question.lower() for it in eval_set.items) >= 20
 
 
 @pytest.mark.parametrize(("bad_line", "message"), [
