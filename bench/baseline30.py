@@ -9,7 +9,9 @@ rewrites a follow-up: it is the floor the product's answer rules have to beat.
     rag eval --compare /tmp/b/report.json evals/baselines/pydocs.first.json
 
 It writes report.json, report.md and the chart in `rag eval`'s format (`evals.report`), so
-`rag eval --compare` sets it beside a product run.
+`rag eval --compare` sets it beside a product run. With `--product`, the same process also
+runs the product (`rag eval`'s runner, the configured backend) on the same set and documents,
+writes both reports under OUT/baseline30 and OUT/product, and prints the comparison.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.metrics import score_item
-from evals.report import build_report, table_rows, text_table, write_reports
+from evals.report import build_report, compare, table_rows, text_table, write_reports
 from evals.runner import ItemResult, RunResult
 from evals.sets import corpus_names, load_set
 from index.chunking import chunk_article
@@ -99,10 +101,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("set", type=Path)
     parser.add_argument("--docs", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("eval-out-baseline30"))
+    parser.add_argument("--product", action="store_true",
+                        help="also run the product on the same set and print both side by side")
     args = parser.parse_args(argv)
-    report = build_report(run(args.set, args.docs, load_settings()))
+    settings = load_settings()
+    report = build_report(run(args.set, args.docs, settings))
     print(text_table(table_rows(report)))
-    write_reports(report, args.out)
+    if not args.product:
+        write_reports(report, args.out)
+        return
+    from evals.runner import run_set
+
+    product = build_report(run_set(args.set, settings, docs=args.docs))
+    write_reports(report, args.out / "baseline30")
+    write_reports(product, args.out / "product")
+    print(compare(report, product, "baseline30", "product"))
 
 
 if __name__ == "__main__":
