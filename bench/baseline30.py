@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.compare import compare
 from evals.metrics import score_item
-from evals.report import build_report, compare, table_rows, text_table, write_reports
+from evals.report import build_report, table_rows, write_reports
 from evals.runner import ItemResult, RunResult
 from evals.sets import corpus_names, load_set
+from evals.tables import text_table
 from index.chunking import chunk_article
 from index.loaders import load_paths
 from rag.bm25 import tokenize
