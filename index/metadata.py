@@ -63,7 +63,7 @@ def pop_date_line(text: str) -> tuple[str, str | None]:
 
 def guess_title(text: str) -> str:
     """A headline first line (short, no closing full stop, followed by more text), else the
-    first sentence, cut to 120 characters.
+    first sentence, shortened to 120 characters at a clause or word boundary.
 
     Example: guess_title("Big news\\n\\nIt happened. Then more.") == "Big news"
     """
@@ -72,8 +72,40 @@ def guess_title(text: str) -> str:
     if rest.strip() and 0 < len(first) <= 150 and first[-1] not in ".!?:;,":
         return first
     sentences = split_sentences(text[:1000])
-    title = sentences[0].text if sentences else text[:120]
-    return title if len(title) <= 120 else title[:117].rsplit(" ", 1)[0] + "…"
+    return shorten_title(sentences[0].text if sentences else text[:1000])
+
+
+# Words a cut title must not end on: "…arrived in Israel this…" reads as a broken phrase.
+_DANGLING = frozenset(
+    ["a", "an", "the", "this", "that", "these", "those", "and", "or", "but", "nor", "of", "in",
+     "on", "at", "by", "for", "to", "with", "from", "as", "into", "onto", "about", "over",
+     "under", "after", "before", "since", "while", "than", "its", "his", "her", "their", "our",
+     "your", "my", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had",
+     "will", "would", "can", "could", "which", "who", "whose", "whom", "where", "when", "amid",
+     "among", "between", "both", "either", "each", "every", "some", "any", "no", "not", "so"])
+_CLAUSE_END = re.compile(r"(?:[,;:]|\s[-–—])\s")
+
+
+def shorten_title(sentence: str, limit: int = 120) -> str:
+    """A sentence as a title of at most `limit` characters: whole if it fits, else cut at
+    the last clause boundary (comma, semicolon, colon, dash) in its second half, else at a
+    word, never after a dangling word ("the", "with", "this"), and marked with "…".
+
+    Example: shorten_title("Talks began in Cairo, with hope", 26) == "Talks began in Cairo…"
+    """
+    sentence = " ".join(sentence.split())
+    if len(sentence) <= limit:
+        return sentence
+    head = sentence[:limit]
+    clauses = [m.start() for m in _CLAUSE_END.finditer(head) if m.start() >= limit * 0.4]
+    if clauses:
+        head = head[:clauses[-1]]
+    elif sentence[limit] != " ":
+        head = head.rsplit(" ", 1)[0]  # the last word was cut through
+    words = head.split()
+    while len(words) > 3 and words[-1].lower().strip(",;:–—-") in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(",;:–—- ") + "…"
 
 
 def host_of(url: str) -> str:

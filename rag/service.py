@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Iterator
 
-from rag import bm25, condense, evidence
+from rag import bm25, condense, evidence, examples
 from rag.answering import get_answerer
 from rag.citations import REFUSAL, renumber, verified
 from rag.conflicts import reconcile
@@ -142,17 +142,31 @@ class RagService:
     def article(self, article_id: str) -> Article | None:
         return self.store.article(article_id)
 
-    def example_questions(self, n: int = 4) -> list[str]:
-        """Questions a new user can click, one per article, from the articles' titles."""
-        out = []
-        for _aid, meta in self.store.iter_article_meta():
-            words = str(meta.get("title", "")).rstrip("….").split()
-            if len(words) >= 3:
-                short = " ".join(words[:10]).rstrip(",;:")
-                out.append(f"What do the articles say about “{short}”?")
-            if len(out) >= n:
-                break
-        return out
+    def example_questions(self, n: int = 4, articles: int = 12) -> list[str]:
+        """Questions a new user can click: made from the first `articles` articles' sentences
+        (rag/examples.py), kept only when the extractive answerer answers them from that
+        article with a citation (at most 3n asked), cached in the store folder."""
+        ids = [aid for aid, _ in self.store.iter_article_meta()]
+        sources: dict[str, str] = {}
+        for aid in ids[:articles]:
+            art = self.store.article(aid)
+            for q in examples.candidates(art.text) if art else []:
+                sources.setdefault(q, aid)
+
+        def answered(q: str) -> bool:
+            standalone, _, ranked = self.passages(q)
+            from rag.extractive import compose
+
+            draft = compose(standalone, ranked, evidence.relevance_floor(standalone, self.settings),
+                            self.settings.max_evidence)
+            return not draft.refused and sources[q] in {c.article_id for c in draft.citations}
+
+        key = examples.cache_key(ids, n, articles, self.settings.retrieval_mode,
+                                 self.settings.top_k, self.settings.min_relevance)
+        return examples.cached(
+            self.settings.store_dir / "example_questions.json", key,
+            lambda: examples.pick(examples.interleave(
+                [q for q, a in sources.items() if a == aid] for aid in ids), answered, n, 3 * n))
 
     # --- internals ----------------------------------------------------------------------
     def _standalone(self, q: str, history: list[Turn]) -> str:

@@ -130,8 +130,12 @@ class Settings(BaseSettings):
                              "Comma-separated origins allowed by CORS (none by default).")
     max_question_chars: int = _env("RAG_MAX_QUESTION_CHARS", 2000,
                                    "Longest question accepted.", ge=10)
-    rate_limit: int = _env("RAG_RATE_LIMIT", 60, "Requests per minute per client (0: off).",
-                           ge=0)
+    rate_limit: int = _env("RAG_RATE_LIMIT", 60, "Requests per minute per client (0: off); "
+                           "the API, the chat and the widget each have their own budget.", ge=0)
+    trusted_proxies: str = _env(
+        "RAG_TRUSTED_PROXIES", "",
+        "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is "
+        "believed (none by default: the client is the connecting address).")
     feedback_db: Path | None = _env("RAG_FEEDBACK_DB", None,
                                     "SQLite file for thumbs up/down; default inside the store.")
 

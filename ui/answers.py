@@ -13,13 +13,16 @@ from pydantic import Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from rag.service import RagService
-from rag.types import Answer, Citation, StreamEvent, Turn
-from ui.viewer import text_fragment_url, viewer_path
+from rag.types import Answer, Citation, Passage, StreamEvent, Turn
+from ui.viewer import public_url, text_fragment_url, viewer_path
 
 
 class LinkedCitation(Citation):
     """A citation with where to read it."""
 
+    url: str | None = Field(  # type: ignore[assignment]
+        default=None, description="The article's public web address; null for an article "
+                                  "ingested from a file (the server's paths stay private).")
     viewer_url: str = Field(description="This app's article viewer, the quote highlighted "
                                         "and scrolled into view.")
     original_url: str | None = Field(
@@ -27,20 +30,32 @@ class LinkedCitation(Citation):
                                   "fragment), when the article came from the web.")
 
 
+class PublicPassage(Passage):
+    """A passage as the API hands it out: no server path."""
+
+    url: str | None = None  # type: ignore[assignment]
+
+
 class AnswerOut(Answer):
-    """The Answer, its citations linked."""
+    """The Answer, its citations linked, with no server path in it."""
 
     citations: list[LinkedCitation] = Field(default_factory=list)  # type: ignore[assignment]
+    passages: list[PublicPassage] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 def link_answer(answer: Answer, base_url: str, token: str | None) -> AnswerOut:
-    """The Answer with absolute links: `base_url` is the app's root ("http://host:port")."""
+    """The Answer with absolute links: `base_url` is the app's root ("http://host:port").
+    An article's `url` is kept only when it is a web address: a file's path on the server
+    is nothing a reader can open, and tells the world how the server is laid out."""
     base = base_url.rstrip("/")
-    cites = [LinkedCitation(**c.model_dump(),
+    cites = [LinkedCitation(**{**c.model_dump(), "url": public_url(c.url)},
                             viewer_url=base + viewer_path(c.article_id, c.start, c.end, token),
                             original_url=text_fragment_url(c.url, c.quote))
              for c in answer.citations]
-    return AnswerOut(**answer.model_dump(exclude={"citations"}), citations=cites)
+    passages = [PublicPassage(**{**p.model_dump(), "url": public_url(p.url)})
+                for p in answer.passages]
+    return AnswerOut(**answer.model_dump(exclude={"citations", "passages"}), citations=cites,
+                     passages=passages)
 
 
 def word_chunks(text: str, words: int = 3) -> Iterator[str]:

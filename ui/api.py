@@ -30,13 +30,15 @@ from rag.types import Turn
 from ui import chat, openai_compat
 from ui.answers import AnswerOut, answer_events, link_answer
 from ui.context import Context
-from ui.deps import Creds, Guarded, base_url, ctx_of
+from ui.deps import Creds, Guarded, base_url, ctx_of, surface_of
 from ui.feedback import Vote
 from ui.guards import (
     MAX_BODY_BYTES,
     MAX_HISTORY_TURNS,
     ApiError,
+    AuthThrottle,
     BodyLimit,
+    check_text,
     error_body,
     install_error_handlers,
     token_ok,
@@ -59,10 +61,16 @@ class FeedbackRequest(BaseModel):
     answer: str = Field(max_length=50_000)
     citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     vote: Vote
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                description="The conversation the question followed, "
+                                            "oldest first, as it was sent with it.")
 
 
-def _question(ctx: Context, question: str) -> str:
-    return clean_question(question, ctx.settings.max_question_chars)
+def _question(ctx: Context, body: AskRequest) -> str:
+    """The question, checked before any work: a bad one is a 400, never a broken stream."""
+    for i, turn in enumerate(body.history):
+        check_text(turn.content, f"history turn {i + 1}")
+    return clean_question(check_text(body.question), ctx.settings.max_question_chars)
 
 
 router = APIRouter()
@@ -78,11 +86,12 @@ def healthz(request: Request) -> dict[str, Any]:
 @router.post("/api/ask", tags=["answers"], response_model=AnswerOut,
              summary="Answer a question with verified, quoted citations")
 async def ask(body: AskRequest, request: Request, ctx: Guarded) -> AnswerOut:
-    question = _question(ctx, body.question)
+    question = _question(ctx, body)
     answer = await run_in_threadpool(ctx.service.ask, question, body.history)
     return link_answer(answer, base_url(request), ctx.settings.api_token)
 
 
+@router.post("/widget/ask/stream", include_in_schema=False, response_class=EventSourceResponse)
 @router.post("/api/ask/stream", tags=["answers"], response_class=EventSourceResponse,
              summary="The same answer as server-sent events",
              description="Events: `token` ({text}) as the answer is written, then exactly one "
@@ -90,7 +99,7 @@ async def ask(body: AskRequest, request: Request, ctx: Guarded) -> AnswerOut:
                          "the tokens. A failure after the stream started is an `error` event "
                          "with the usual {ok, error, status}.")
 async def ask_stream(body: AskRequest, request: Request, ctx: Guarded) -> EventSourceResponse:
-    question = _question(ctx, body.question)  # a bad question is a 400, not a broken stream
+    question = _question(ctx, body)
     root, token = base_url(request), ctx.settings.api_token
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -111,12 +120,20 @@ async def ask_stream(body: AskRequest, request: Request, ctx: Guarded) -> EventS
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
 
 
+@router.post("/widget/feedback", include_in_schema=False)
 @router.post("/api/feedback", tags=["answers"], summary="Store a thumbs up or down")
-async def feedback(body: FeedbackRequest, ctx: Guarded) -> dict[str, Any]:
+async def feedback(body: FeedbackRequest, request: Request, ctx: Guarded) -> dict[str, Any]:
     row = await run_in_threadpool(lambda: ctx.feedback.add(
         question=body.question, answer=body.answer, citations=body.citations,
-        vote=body.vote, surface="api"))
+        vote=body.vote, surface=surface_of(request),
+        history=[t.model_dump() for t in body.history]))
     return {"ok": True, "id": row}
+
+
+@router.get("/widget/examples", include_in_schema=False)
+def widget_examples(request: Request, ctx: Guarded) -> dict[str, Any]:
+    """The example questions the chat shows, for the widget's intro."""
+    return {"ok": True, "questions": request.app.state.examples}
 
 
 @router.get("/articles/{article_id}", tags=["articles"], response_class=HTMLResponse,
@@ -199,8 +216,10 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
                   description="Answers from your articles, every claim quoted and cited.",
                   version="0.1.0", docs_url=None, redoc_url=None)
     app.state.ctx = ctx
+    app.state.examples = ctx.service.example_questions(4)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(AuthThrottle)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
@@ -219,8 +238,25 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     def favicon() -> FileResponse:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
-    chat.mount(app, ctx)
+    # Nothing in the chat takes a file, so Gradio's upload route is off: open, it would
+    # store any file anyone sends (with no token set, anyone at all) on this machine.
+    @app.post("/chat/gradio_api/upload", include_in_schema=False)
+    def no_uploads() -> None:
+        raise ApiError(403, "the chat takes no file uploads")
+
+    chat.mount(app, ctx, app.state.examples)
     return app
+
+
+def server_config(app: Any, settings: Settings, **kw: Any) -> Any:
+    """uvicorn's Config for `app`: X-Forwarded-For is believed only from the proxies in
+    RAG_TRUSTED_PROXIES (uvicorn's own default trusts loopback, which would let anyone on
+    this machine, or any local proxy's client, pick the address the rate limit counts)."""
+    import uvicorn
+
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies, **kw)
 
 
 def serve(settings: Settings, open_browser: bool = False) -> int:
@@ -235,8 +271,7 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
     url = f"http://{settings.host}:{settings.port}"
     print(f"rag: chat {url}/chat/ · API docs {url}/docs · widget demo {url}/widget/demo",
           flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_level="warning"))
+    server = uvicorn.Server(server_config(app, settings))
     if open_browser:
         def opener() -> None:
             while not server.started and not server.should_exit:

@@ -8,6 +8,7 @@ Conversation state lives in a per-session gr.State, never in module globals.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -22,7 +23,9 @@ from ui import html
 from ui.answers import word_chunks
 from ui.context import Context
 from ui.feedback import parse_vote
-from ui.guards import token_ok
+from ui.guards import check_text, token_ok
+
+log = logging.getLogger("rag.chat")
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate",
@@ -39,6 +42,19 @@ if (!window.__ragViewerBound) {
     var frame = document.getElementById('rag-viewer-frame');
     if (!a || !frame) return;
     e.preventDefault(); e.stopPropagation();
+    // A citation in any answer shows that answer's sources: its group in the panel, found
+    // by the answer's index (or, should the attribute be lost, by its place in the chat).
+    var owner = a.classList.contains('rag-cite') ? a.closest('.rag-answer') : null;
+    if (owner) {
+      var groups = Array.prototype.slice.call(
+        document.querySelectorAll('#rag-sources .rag-source-group'));
+      var answers = Array.prototype.slice.call(
+        document.querySelectorAll('#rag-chat .rag-answer:not(.rag-draft)'));
+      var key = owner.getAttribute('data-answer');
+      var pick = groups.filter(function (g) { return g.getAttribute('data-answer') === key; })[0]
+        || groups[answers.indexOf(owner)];
+      if (pick) groups.forEach(function (g) { g.hidden = g !== pick; });
+    }
     frame.setAttribute('src', a.getAttribute('href'));
     document.querySelectorAll('.rag-active').forEach(function (x) {
       x.classList.remove('rag-active');
@@ -54,9 +70,12 @@ if (!window.__ragViewerBound) {
 
 
 def new_session() -> dict[str, Any]:
-    """One browser tab's conversation: chat messages, plain-text turns for follow-ups, and
-    each assistant message's answer (by message index) for feedback."""
-    return {"messages": [], "turns": [], "answers": {}}
+    """One browser tab's conversation: chat messages, plain-text turns for follow-ups, each
+    assistant message's answer (by message index) for feedback, and its sources panel."""
+    return {"messages": [], "turns": [], "answers": {}, "panels": {}}
+
+
+EMPTY_SUBMIT = "Type a question first: the box is empty."
 
 
 def _reveal(text: str, steps: int = 8) -> list[str]:
@@ -76,7 +95,8 @@ class ChatApp:
     def respond(self, message: str, session: dict[str, Any], request: gr.Request
                 ) -> Any:
         question = " ".join((message or "").split())
-        if not question:
+        if not question:  # say why nothing happens, in a toast; the conversation is untouched
+            gr.Warning(EMPTY_SUBMIT)
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         messages = [*session["messages"], {"role": "user", "content": html.user_text(question)},
@@ -84,16 +104,17 @@ class ChatApp:
         session = {**session, "messages": messages}
         yield messages, "", session, gr.skip(), gr.skip()
 
-        key = request.client.host if request and request.client else "unknown"
-        wait = self.ctx.limiter.retry_after(key)  # the same budget as the client's API calls
+        key = "chat:" + (request.client.host if request and request.client else "unknown")
+        wait = self.ctx.limiter.retry_after(key)  # the chat's own budget, not the API's
         if wait:
             messages[-1]["content"] = html.notice(
-                f"Too many questions at once: try again in {wait:.0f} seconds.")
+                f"Too many questions at once: try again in {max(1, round(wait))} seconds.")
             yield messages, gr.skip(), session, gr.skip(), gr.skip()
             return
         turns = [Turn(**t) for t in session["turns"]]
         answer: Answer | None = None
         try:
+            check_text(question)
             draft = ""
             for event in self.ctx.service.stream(question, turns):
                 if event.type == "token":
@@ -112,17 +133,28 @@ class ChatApp:
             messages[-1]["content"] = html.notice(str(exc))
             yield messages, gr.skip(), session, gr.skip(), gr.skip()
             return
+        except Exception as exc:  # a plain message, never a library's error text
+            log.exception("chat answer failed")
+            messages[-1]["content"] = html.notice(
+                f"Something went wrong while answering ({type(exc).__name__}); please try "
+                "again or rephrase the question.")
+            yield messages, gr.skip(), session, gr.skip(), gr.skip()
+            return
         token = self.ctx.settings.api_token
-        messages[-1]["content"] = html.answer(answer, token)
+        index = str(len(messages) - 1)
+        messages[-1]["content"] = html.answer(answer, token, int(index))
+        panels = {**session["panels"], index: html.sources(answer, token)}
         session = {
             "messages": messages,
             "turns": [*session["turns"], {"role": "user", "content": question},
                       {"role": "assistant", "content": answer.answer}],
-            "answers": {**session["answers"], str(len(messages) - 1): {
+            "answers": {**session["answers"], index: {
                 "question": question, "answer": answer.answer,
-                "citations": [c.model_dump() for c in answer.citations]}},
+                "citations": [c.model_dump() for c in answer.citations],
+                "history": session["turns"]}},
+            "panels": panels,
         }
-        yield (messages, gr.skip(), session, html.sources(answer, token),
+        yield (messages, gr.skip(), session, html.source_groups(panels, index),
                html.viewer(answer.citations[0] if answer.citations else None, token))
 
     def vote(self, index: float | int | None, vote: str, session: dict[str, Any]) -> str:
@@ -147,10 +179,9 @@ def pick_example(event: gr.SelectData) -> str:
     return str(value.get("text", "")) if isinstance(value, dict) else str(value)
 
 
-def build(ctx: Context) -> gr.Blocks:
+def build(ctx: Context, examples: list[str]) -> gr.Blocks:
     """The chat as a Blocks app (not launched: `mount` puts it under the API app)."""
     app = ChatApp(ctx)
-    examples = ctx.service.example_questions(4)
     articles = sum(1 for _ in ctx.service.store.iter_article_meta())
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
         session = gr.State(new_session())
@@ -203,12 +234,12 @@ def build(ctx: Context) -> gr.Blocks:
     return demo
 
 
-def mount(app: FastAPI, ctx: Context, path: str = "/chat") -> None:
+def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") -> None:
     """Mount the chat under `app`. With RAG_API_TOKEN set it asks for the token first (any
     user name), so the chat is no way around the API's token."""
     token = ctx.settings.api_token
     gr.mount_gradio_app(
-        app, build(ctx), path=path, ssr_mode=False, theme=THEME,
+        app, build(ctx, examples), path=path, ssr_mode=False, theme=THEME,
         css_paths=[os.path.join(STATIC, "chat.css")], footer_links=[],
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
         auth_message="Enter the API token (RAG_API_TOKEN) as the password.",

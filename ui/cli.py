@@ -17,7 +17,8 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
     for opt, field in (("store", "store_dir"), ("llm", "llm"), ("top_k", "top_k"),
                        ("retrieval", "retrieval_mode"), ("collection", "collection"),
-                       ("judge", "judge"), ("judge_model", "judge_model")):
+                       ("judge", "judge"), ("judge_model", "judge_model"),
+                       ("host", "host"), ("port", "port")):
         value = getattr(args, opt, None)
         if value is not None:
             overrides[field] = value
@@ -27,6 +28,11 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="store folder (RAG_STORE_DIR)")
     p.add_argument("--collection", help="collection name (RAG_COLLECTION)")
+
+
+def _add_listen_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to listen on (RAG_HOST)")
+    p.add_argument("--port", type=int, help="port to listen on (RAG_PORT)")
 
 
 def _add_answer_opts(p: argparse.ArgumentParser) -> None:
@@ -157,11 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true")
     _add_common(p)
     _add_answer_opts(p)
+    _add_listen_opts(p)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("serve", help="HTTP API, OpenAI-compatible endpoint, chat and widget")
     _add_common(p)
     _add_answer_opts(p)
+    _add_listen_opts(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -1,5 +1,5 @@
 """What every surface of one `rag serve` process shares: settings, the loaded service, the
-feedback store and the rate limiter (one limit per client across API, chat and widget)."""
+feedback store and the rate limiter (a budget per client on each of API, chat and widget)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     answer    TEXT NOT NULL,
     citations TEXT NOT NULL,
     vote      TEXT NOT NULL CHECK (vote IN ('up', 'down')),
-    surface   TEXT NOT NULL DEFAULT ''
+    surface   TEXT NOT NULL DEFAULT '',
+    history   TEXT NOT NULL DEFAULT '[]'
 )
 """
 
@@ -57,21 +58,27 @@ class FeedbackStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with sqlite3.connect(self.path, timeout=10) as db:
                     db.execute(_SCHEMA)
+                    columns = {r[1] for r in db.execute("PRAGMA table_info(feedback)")}
+                    if "history" not in columns:  # a database from before follow-ups were kept
+                        db.execute("ALTER TABLE feedback ADD COLUMN history TEXT NOT NULL "
+                                   "DEFAULT '[]'")
                 self._ready = True
         return sqlite3.connect(self.path, timeout=10)
 
     def add(self, *, question: str, answer: str, citations: Sequence[dict[str, Any]],
-            vote: Vote, surface: str = "") -> int:
-        """Store one vote; returns its row id."""
+            vote: Vote, surface: str = "", history: Sequence[dict[str, Any]] = ()) -> int:
+        """Store one vote, with the conversation (`history`, oldest first) the question
+        followed: a follow-up ("and him?") means nothing without it. Returns the row id."""
         if vote not in ("up", "down"):
             raise InputError(f"a vote is 'up' or 'down', not {vote!r}")
         row = (datetime.now(UTC).isoformat(timespec="seconds"), question, answer,
-               json.dumps(list(citations), ensure_ascii=False), vote, surface)
+               json.dumps(list(citations), ensure_ascii=False), vote, surface,
+               json.dumps(list(history), ensure_ascii=False))
         db = self._connect()
         try:
             with db:
                 cur = db.execute("INSERT INTO feedback (time, question, answer, citations, "
-                                 "vote, surface) VALUES (?, ?, ?, ?, ?, ?)", row)
+                                 "vote, surface, history) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             return int(cur.lastrowid or 0)
         finally:
             db.close()
@@ -88,4 +95,5 @@ class FeedbackStore:
             db.close()
         for r in out:
             r["citations"] = json.loads(r["citations"])
+            r["history"] = json.loads(r["history"])
         return out

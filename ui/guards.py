@@ -1,15 +1,17 @@
-"""What stands in front of the HTTP API: one JSON error shape for every failure, the
-optional bearer token, a per-client rate limit and a request size limit."""
+"""What stands in front of the HTTP API: one JSON error shape for every failure (OpenAI's
+under /v1), the optional bearer token with a limit on failed attempts, a per-client rate
+limit per surface, a request size limit, and question text that can be encoded."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
 log = logging.getLogger("rag.api")
 
@@ -32,11 +34,13 @@ MAX_HISTORY_TURNS = 50
 class ApiError(Exception):
     """An HTTP failure the handlers below render as {ok: false, error, status}."""
 
-    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None,
+                 code: str | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.headers = headers or {}
+        self.code = code  # OpenAI's error code, for the /v1 routes
 
 
 def error_body(status: int, error: str) -> dict[str, Any]:
@@ -60,28 +64,55 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
+# OpenAI's error types by status, so OpenAI clients raise their usual exception classes.
+_OPENAI_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
+                 404: ("invalid_request_error", "not_found"),
+                 429: ("requests", "rate_limit_exceeded")}
+
+
+def openai_error_body(status: int, error: str, code: str | None = None) -> dict[str, Any]:
+    """The error shape of OpenAI's API, which the /v1 routes speak.
+
+    Example: openai_error_body(400, "bad")["error"]["type"] == "invalid_request_error"
+    """
+    kind, default_code = _OPENAI_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None))
+    return {"error": {"message": error, "type": kind, "param": None,
+                      "code": code or default_code}}
+
+
+def _respond(request: Request, status: int, error: str,
+             headers: dict[str, str] | None = None, code: str | None = None) -> JSONResponse:
+    """The API's shape, or OpenAI's under /v1."""
+    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
+        return JSONResponse(openai_error_body(status, error, code), status_code=status,
+                            headers=headers)
+    return error_response(status, error, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error the app raises, ours or FastAPI's (404, 405, 422), in one shape."""
+    """Every error the app raises, ours or FastAPI's (404, 405, 422), in one shape (OpenAI's
+    under /v1)."""
 
-    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.error, exc.headers)
+        return _respond(request, exc.status, exc.error, exc.headers, exc.code)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+        return _respond(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(422, _validation_message(exc))
+        return _respond(request, 422, _validation_message(exc))
 
-    async def on_rag(_: Request, exc: Exception) -> JSONResponse:
+    async def on_rag(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RagError)
-        return error_response(exc.status, str(exc))
+        return _respond(request, exc.status, str(exc))
 
     async def on_other(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, f"internal error: {type(exc).__name__}")
+        return _respond(request, 500, f"internal error: {type(exc).__name__}")
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
@@ -123,6 +154,15 @@ class RateLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, key: str) -> float:
+        """Seconds until `key` may be counted again (0: now), recording nothing."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            hits = [t for t in self._hits.get(key, ()) if t > now - self.window]
+            return max(0.1, hits[0] + self.window - now) if len(hits) >= self.limit else 0.0
+
     def retry_after(self, key: str) -> float:
         """Record a request from `key`; 0 if allowed, else seconds until it would be."""
         if self.limit <= 0:
@@ -140,16 +180,103 @@ class RateLimiter:
                     del self._hits[k]
             return 0.0
 
-    def check(self, key: str) -> None:
-        wait = self.retry_after(key)
+    def check(self, surface: Surface, client: str) -> None:
+        """Spend one request of `client`'s budget on `surface`, or raise a 429 worded for
+        whoever reads it there (a developer on the API, a reader in the widget)."""
+        wait = self.retry_after(f"{surface}:{client}")
         if wait:
-            raise ApiError(429, f"too many requests: the limit is {self.limit} a minute per "
-                           f"client (RAG_RATE_LIMIT); retry in {wait:.0f}s",
-                           {"Retry-After": str(max(1, round(wait)))})
+            seconds = max(1, round(wait))
+            message = (f"Too many questions: try again in {seconds} s." if surface == "widget"
+                       else f"too many requests: the limit is {self.limit} a minute per "
+                            f"client (RAG_RATE_LIMIT); retry in {seconds}s")
+            raise ApiError(429, message, {"Retry-After": str(seconds)})
+
+
+# The API (/api, /v1), the chat and the widget each draw on their own budget per client, so
+# a script hammering the API does not lock a reader out of the chat.
+Surface = Literal["api", "chat", "widget"]
 
 
 def client_key(request: Request) -> str:
+    """The client's address. Behind a proxy listed in RAG_TRUSTED_PROXIES, uvicorn has
+    already put the X-Forwarded-For address here; from anyone else the header is ignored."""
     return request.client.host if request.client else "unknown"
+
+
+# --- failed sign-ins --------------------------------------------------------------------------
+AUTH_FAILURES = 10         # wrong tokens, passwords or link signatures a client may send ...
+AUTH_WINDOW = 300.0        # ... in this many seconds before its credentials are refused
+
+
+def _credentialed(scope: Scope) -> bool:
+    """Does the request try a credential: a bearer token, a signed link, the chat login?"""
+    if scope.get("method") == "POST" and str(scope.get("path", "")).endswith("/login"):
+        return True
+    if Headers(scope=scope).get("authorization"):
+        return True
+    return b"sig=" in scope.get("query_string", b"")
+
+
+class AuthThrottle:
+    """Counts failed credentials per client (a 401, or the chat's rejected login) and, past
+    AUTH_FAILURES in AUTH_WINDOW, answers that client's credentialed requests with a 429
+    without checking them, so a token cannot be guessed at line speed. Requests with no
+    credential are not counted: opening the chat's login page is not a failed guess."""
+
+    def __init__(self, app: ASGIApp, failures: int = AUTH_FAILURES,
+                 window: float = AUTH_WINDOW) -> None:
+        self.app = app
+        self.failures = RateLimiter(failures, window)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _credentialed(scope):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        key = client[0] if client else "unknown"
+        wait = self.failures.peek(key)
+        if wait:
+            seconds = str(max(1, round(wait)))
+            body = f"too many failed sign-in attempts from this address; retry in {seconds}s"
+            await _shaped(scope, 429, body, {"Retry-After": seconds})(scope, receive, send)
+            return
+        login = str(scope.get("path", "")).endswith("/login")
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 401 or (login and status in (400, 401)):
+                    self.failures.retry_after(key)
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
+def _shaped(scope: Scope, status: int, error: str, headers: dict[str, str] | None = None
+            ) -> JSONResponse:
+    """An error response in the shape the path speaks, for middleware (no Request yet)."""
+    path = str(scope.get("path", ""))
+    if path.startswith("/v1/"):
+        return JSONResponse(openai_error_body(status, error), status_code=status,
+                            headers=headers)
+    return error_response(status, error, headers)
+
+
+# --- question text ----------------------------------------------------------------------------
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def check_text(text: str, what: str = "the question") -> str:
+    """Refuse text that is not valid Unicode: a lone UTF-16 surrogate (JSON's "\\ud800")
+    cannot be encoded, so the tokenizer would fail deep inside an answer.
+
+    Example: check_text("ok?") == "ok?"
+    """
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise InputError(f"{what} contains an invalid character (a lone surrogate, "
+                         f"U+{ord(bad.group()):04X}, at position {bad.start()}); send UTF-8 text")
+    return text
 
 
 # --- request size ----------------------------------------------------------------------------
@@ -169,7 +296,7 @@ class BodyLimit:
         message = f"the request body is larger than the limit of {self.limit} bytes"
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.limit:
-            await error_response(413, message)(scope, receive, send)
+            await _shaped(scope, 413, message)(scope, receive, send)
             return
         seen = 0
 

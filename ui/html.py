@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from html import escape
-from pathlib import PurePath
 
 from rag.types import Answer, Citation
 from ui.viewer import text_fragment_url, viewer_path
@@ -46,13 +45,15 @@ def _cite_link(c: Citation, token: str | None) -> str:
     return (f'<a class="rag-cite" href="{href}" title="{escape(c.title)}">{c.n}</a>')
 
 
-def answer(a: Answer, token: str | None = None) -> str:
+def answer(a: Answer, token: str | None = None, index: int | None = None) -> str:
     """The final answer: markers become links to their quotes; a refusal says so plainly.
+    `index` (the message's place in the chat) ties its citations to its sources.
 
     Example: "Not in the articles" in answer(refused_answer)
     """
+    tag = "" if index is None else f' data-answer="{index}"'
     if a.refused:
-        return ('<div class="rag-answer rag-refused"><div class="rag-refused-title">'
+        return (f'<div class="rag-answer rag-refused"{tag}><div class="rag-refused-title">'
                 f'Not in the articles</div>{text(a.answer)}</div>')
     by_n = {c.n: c for c in a.citations}
     parts = []
@@ -64,19 +65,20 @@ def answer(a: Answer, token: str | None = None) -> str:
         items = "".join(f"<li>{text(x.summary)}</li>" for x in a.conflicts)
         extra = (f'<div class="rag-conflicts"><strong>Sources disagree</strong>'
                  f'<ul>{items}</ul></div>')
-    return f'<div class="rag-answer">{"".join(parts)}{extra}</div>'
+    return f'<div class="rag-answer"{tag}>{"".join(parts)}{extra}</div>'
 
 
 def publisher(c: Citation) -> str:
-    """Who published it: the source, else the web host or file name the article came from.
+    """Who published it: the source, else the web host it came from, else nothing (a file
+    name on the server says nothing about who wrote the article).
 
-    Example: publisher(citation_from("/data/x.txt", source="")) == "x.txt"
+    Example: publisher(citation_from("/data/x.txt", source="")) == ""
     """
     if c.source:
         return c.source
     if c.url.startswith(("http://", "https://")):
         return c.url.split("/")[2]
-    return PurePath(c.url).name if c.url else ""
+    return ""
 
 
 def sources(a: Answer | None, token: str | None = None) -> str:
@@ -103,6 +105,20 @@ def sources(a: Answer | None, token: str | None = None) -> str:
     return (f'<div class="rag-sources"><div class="rag-panel-title">Sources '
             f'<span class="rag-count">{len(a.citations)}</span></div>'
             f'<ol>{"".join(items)}</ol></div>')
+
+
+def source_groups(panels: dict[str, str], active: str | None) -> str:
+    """Every answer's sources panel, by message index, only the `active` one shown: a
+    click on [n] in an older answer shows that answer's sources (the page's script swaps
+    them), not the latest one's.
+
+    Example: 'data-answer="3"' in source_groups({"3": sources(None)}, "3")
+    """
+    if not panels:
+        return sources(None)
+    return "".join(
+        f'<div class="rag-source-group" data-answer="{escape(k)}"'
+        f'{"" if k == active else " hidden"}>{v}</div>' for k, v in panels.items())
 
 
 def viewer(c: Citation | None, token: str | None = None) -> str:

@@ -1,5 +1,7 @@
 """`POST /v1/chat/completions` and `GET /v1/models`, shaped like OpenAI's API so existing
-clients and wiki chat plugins work unchanged. The last user message is the question, the
+clients and wiki chat plugins work unchanged: errors too are in OpenAI's shape
+(`{"error": {"message", "type", "param", "code"}}`), and a model other than the one
+served is OpenAI's 404. The last user message is the question, the
 turns before it the history (system messages are ignored: the answerer's instructions are
 not the caller's to change). Citations are in the message text as a Sources list, and
 structured in an extra `citations` field on the completion (and on the last stream chunk).
@@ -10,6 +12,7 @@ verification, and an OpenAI stream cannot take text back."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,9 +29,11 @@ from rag.tokens import tiktoken_len
 from rag.types import Turn
 from ui.answers import AnswerOut, answer_events, link_answer, sources_text, word_chunks
 from ui.deps import Guarded, base_url
-from ui.guards import MAX_HISTORY_TURNS, error_body
+from ui.guards import MAX_HISTORY_TURNS, ApiError, check_text, openai_error_body
 
 MODEL = "rag-articles"
+MODELS = (MODEL,)  # one model: the articles' answerer, whatever backend writes it
+log = logging.getLogger("rag.api")
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 
@@ -66,32 +71,60 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     return _text(messages[last].content), history
 
 
-def _usage(question: str, history: list[Turn], text: str) -> dict[str, int]:
-    prompt = tiktoken_len(question) + sum(tiktoken_len(t.content) for t in history)
+def usage(messages: list[ChatMessage], answer: AnswerOut, text: str) -> dict[str, int]:
+    """Token counts (cl100k, tiktoken) of what the answer was made from and what it is.
+    prompt_tokens: the caller's messages, counted as OpenAI counts a chat (each message's
+    role and content plus 3 tokens of framing, 3 to start the reply), plus the passages the
+    answerer read; completion_tokens: the message content returned.
+
+    Example: usage([ChatMessage(role="user", content="hello world")], a, "")["prompt_tokens"]
+    == 9 + the tokens of a's passages
+    """
+    prompt = 3 + sum(3 + tiktoken_len(m.role) + tiktoken_len(_text(m.content))
+                     for m in messages)
+    prompt += sum(tiktoken_len(p.text) for p in answer.passages)
     completion = tiktoken_len(text)
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
+
+
+def _check_model(name: str) -> None:
+    if name not in MODELS:
+        raise ApiError(404, f"The model `{name}` does not exist: this server offers "
+                            f"{', '.join(MODELS)} (GET /v1/models).", code="model_not_found")
 
 
 def _citations(answer: AnswerOut) -> list[dict[str, Any]]:
     return [c.model_dump() for c in answer.citations]
 
 
-@router.get("/models", summary="The one model this server offers")
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "rag-articles"}
+
+
+@router.get("/models", summary="The models this server offers")
 def models(ctx: Guarded) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0,
-                                        "owned_by": "rag-articles"}]}
+    return {"object": "list", "data": [_model(m) for m in MODELS]}
+
+
+@router.get("/models/{model}", summary="One model, or OpenAI's 404")
+def model(model: str, ctx: Guarded) -> dict[str, Any]:
+    _check_model(model)
+    return _model(model)
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion, with citations",
              response_model=None)
 async def chat_completions(body: ChatRequest, request: Request, ctx: Guarded
                            ) -> dict[str, Any] | EventSourceResponse:
+    _check_model(body.model)
     question, history = split_messages(body.messages)
-    question = clean_question(question, ctx.settings.max_question_chars)
+    question = clean_question(check_text(question), ctx.settings.max_question_chars)
+    for i, turn in enumerate(history):
+        check_text(turn.content, f"message {i + 1}")
     root, token = base_url(request), ctx.settings.api_token
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-    head = {"id": cid, "created": created, "model": body.model or MODEL}
+    head = {"id": cid, "created": created, "model": body.model}
 
     if not body.stream:
         answer = link_answer(await run_in_threadpool(ctx.service.ask, question, history),
@@ -100,7 +133,7 @@ async def chat_completions(body: ChatRequest, request: Request, ctx: Guarded
         return {**head, "object": "chat.completion",
                 "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                              "message": {"role": "assistant", "content": text}}],
-                "usage": _usage(question, history, text),
+                "usage": usage(body.messages, answer, text),
                 "citations": _citations(answer), "refused": answer.refused}
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
@@ -120,9 +153,13 @@ async def chat_completions(body: ChatRequest, request: Request, ctx: Guarded
                     yield {"data": chunk({"content": piece})}
                 yield {"data": chunk({}, "stop", citations=_citations(answer),
                                      refused=answer.refused,
-                                     usage=_usage(question, history, text))}
+                                     usage=usage(body.messages, answer, text))}
         except RagError as exc:
-            yield {"data": json.dumps({"error": error_body(exc.status, str(exc))})}
+            yield {"data": json.dumps(openai_error_body(exc.status, str(exc)))}
+        except Exception as exc:  # the stream has begun: end it with an error, never cut it
+            log.exception("v1 stream failed")
+            yield {"data": json.dumps(openai_error_body(
+                500, f"internal error: {type(exc).__name__}"))}
         yield {"data": "[DONE]"}
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ui.viewer import text_fragment_url
 
 if TYPE_CHECKING:
     from index.pipeline import IngestSummary
@@ -47,12 +51,39 @@ def answer_text(a: Answer, width: int = 88) -> str:
         meta = " · ".join(x for x in (c.source, c.date) if x)
         out.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
         out.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 4), "    "))
-        out.append(f"    {link(c.url, c.start, c.end)}")
+        out.append(f"    {link(c.url, c.quote, c.start)}")
     return "\n".join(out)
 
 
-def link(url: str, start: int, end: int) -> str:
-    """Where a citation opens: a web URL, or the file with the quote's character range."""
+def link(url: str, quote: str, start: int) -> str:
+    """Where a citation opens: the web page at the quote (a text fragment), or the file at
+    the quote as `path:line:column` (which editors and terminals open there) with the
+    quote's character range in the file. The Answer's offsets are into the cleaned text
+    (a stripped `[Source: …]` line shifts them), so the quote is looked up in the file."""
     if url.startswith(("http://", "https://")):
-        return url
-    return f"{url}#chars={start}-{end}"
+        return text_fragment_url(url, quote) or url
+    path = Path(re.sub(r"#\d+$", "", url))  # a JSON record: "file.jsonl#3"
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return str(path)
+    span = locate(raw, quote, start)
+    if span is None:  # markup between the words (HTML, Markdown): the file, not a place in it
+        return str(path)
+    line = raw.count("\n", 0, span[0]) + 1
+    column = span[0] - (raw.rfind("\n", 0, span[0]) + 1) + 1
+    return f"{path}:{line}:{column} (characters {span[0]}-{span[1]} of the file)"
+
+
+def locate(raw: str, quote: str, near: int) -> tuple[int, int] | None:
+    """The quote's [start, end) in the file's text: verbatim, else with any whitespace
+    between its words (re-wrapped lines); of several places, the one nearest `near`.
+
+    Example: locate("[Source: X]\n\nA b.\nC d.", "b. C", 0) == (15, 19)
+    """
+    words = quote.split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
+    found = [(m.start(), m.end()) for m in pattern.finditer(raw)]
+    return min(found, key=lambda s: abs(s[0] - near)) if found else None

@@ -46,6 +46,15 @@ def viewer_path(article_id: str, start: int | None = None, end: int | None = Non
     return path + ("?" + "&".join(query) if query else "") + ("#quote" if highlight else "")
 
 
+def public_url(url: str | None) -> str | None:
+    """The address a reader may see: an http(s) URL, else None (a server path, a
+    `javascript:` URL or nothing).
+
+    Example: public_url("/srv/data/a.txt") is None and public_url("https://x.org/a") == "https://x.org/a"
+    """
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
 def _fragment_part(text: str) -> str:
     # quote() leaves "-" alone, but the text-fragment syntax reserves "-", "," and "&".
     return urlquote(text, safe="").replace("-", "%2D")
@@ -104,8 +113,6 @@ def render_article(article: Article, start: int | None = None, end: int | None =
         label = "Open the original at this quote" if start is not None else "Open the original"
         meta.append(f'<a href="{escape(target or article.url)}" target="_blank" '
                     f'rel="noopener noreferrer">{label} ↗</a>')
-    elif article.url:
-        meta.append(f'<span class="origin">{escape(article.url)}</span>')
     title = escape(article.title or "Untitled article")
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

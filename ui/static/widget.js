@@ -53,15 +53,14 @@
   function publisher(c) {
     if (c.source) return c.source;
     var web = safeUrl(c.url);
-    if (web) return new URL(web).host;
-    return (c.url || "").split(/[\\/]/).pop();
+    return web ? new URL(web).host : "";  // never a file name from the server
   }
 
-  function vote(bubble, answer, which, button) {
-    fetch("/api/feedback", {
+  function vote(bubble, answer, history, which, button) {
+    fetch("/widget/feedback", {
       method: "POST", headers: headers(),
       body: JSON.stringify({ question: answer.question, answer: answer.answer,
-                             citations: answer.citations, vote: which })
+                             citations: answer.citations, vote: which, history: history })
     }).then(function (r) {
       if (r.ok) {
         bubble.querySelectorAll(".w-votes button").forEach(function (b) {
@@ -72,7 +71,7 @@
     });
   }
 
-  function renderAnswer(bubble, answer) {
+  function renderAnswer(bubble, answer, history) {
     bubble.replaceChildren();
     bubble.classList.remove("w-status");
     if (answer.refused) {
@@ -114,7 +113,7 @@
     [["up", "Helpful"], ["down", "Not helpful"]].forEach(function (v) {
       var b = el("button", null, v[1]);
       b.type = "button";
-      b.addEventListener("click", function () { vote(bubble, answer, v[0], b); });
+      b.addEventListener("click", function () { vote(bubble, answer, history, v[0], b); });
       votes.appendChild(b);
     });
     bubble.appendChild(votes);
@@ -153,9 +152,10 @@
     var bubble = addMsg("w-bot w-status", "Searching the articles…");
     var draft = "";
     var done = false;
-    fetch("/api/ask/stream", {
+    var history = turns.slice();  // the conversation this question follows
+    fetch("/widget/ask/stream", {
       method: "POST", headers: headers(),
-      body: JSON.stringify({ question: question, history: turns })
+      body: JSON.stringify({ question: question, history: history })
     }).then(function (response) {
       if (!response.ok) {
         return response.json().then(
@@ -169,7 +169,7 @@
           bubble.textContent = draft;
         } else if (name === "answer") {
           done = true;
-          renderAnswer(bubble, data);
+          renderAnswer(bubble, data, history);
           turns.push({ role: "user", content: question },
                      { role: "assistant", content: data.answer });
           log.scrollTop = bubble.offsetTop - log.offsetTop - 8;  // the answer's start
@@ -193,6 +193,25 @@
     });
   }
 
+  // Example questions the articles answer (checked by the server at start-up).
+  function showExamples() {
+    fetch("/widget/examples", { headers: headers() }).then(function (r) {
+      return r.ok ? r.json() : { questions: [] };
+    }).then(function (data) {
+      var intro = document.getElementById("w-intro");
+      if (!intro || !data.questions || !data.questions.length) return;
+      var box = el("div", "w-examples");
+      box.appendChild(el("div", "w-examples-title", "Try asking"));
+      data.questions.forEach(function (q) {
+        var b = el("button", "w-example", q);
+        b.type = "button";
+        b.addEventListener("click", function () { if (!busy) ask(q); });
+        box.appendChild(b);
+      });
+      intro.appendChild(box);
+    }, function () {});
+  }
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var q = input.value.trim();
@@ -209,7 +228,11 @@
   document.getElementById("w-new").addEventListener("click", function () {
     if (busy) return;
     turns = [];
-    log.replaceChildren(el("div", "w-intro", "New conversation. Ask a question about the articles."));
+    var intro = el("div", "w-intro", "New conversation. Ask a question about the articles.");
+    intro.id = "w-intro";
+    log.replaceChildren(intro);
+    showExamples();
     input.focus();
   });
+  showExamples();
 })();
