@@ -122,8 +122,28 @@ async def test_empty_and_too_long_questions_are_400(make_client: Any) -> None:
     assert_error(await client.post("/api/ask", json={"question": "  \n "}), 400, "empty")
     assert_error(await client.post("/api/ask", json={"question": "why " * 20}), 400, "limit")
     assert_error(await client.post("/api/ask/stream", json={"question": ""}), 400, "empty")
-    assert_error(await client.post("/v1/chat/completions", json={
-        "messages": [{"role": "user", "content": "x" * 51}]}), 400, "limit")
+    r = await client.post("/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "x" * 51}]})
+    assert r.status_code == 400 and "limit" in r.json()["error"]["message"]
+
+
+async def test_a_lone_surrogate_is_a_400_everywhere_not_a_500(make_client: Any) -> None:
+    client = make_client()
+    raw = b'{"question": "How many hostages \\ud800 remain?"}'
+    headers = {"content-type": "application/json"}
+    for path in ("/api/ask", "/api/ask/stream"):
+        assert_error(await client.post(path, content=raw, headers=headers), 400, "surrogate")
+    history = (b'{"question": "And then?", "history": [{"role": "user", '
+               b'"content": "x \\udc00"}]}')
+    assert_error(await client.post("/api/ask", content=history, headers=headers), 400,
+                 "history turn 1")
+    for stream in (b"false", b"true"):
+        r = await client.post("/v1/chat/completions", headers=headers, content=(
+            b'{"model": "rag-articles", "stream": ' + stream +
+            b', "messages": [{"role": "user", "content": "x \\ud800"}]}'))
+        assert r.status_code == 400, r.text  # before any chunk: never a stream cut short
+        assert r.json()["error"]["type"] == "invalid_request_error"
+        assert "surrogate" in r.json()["error"]["message"]
 
 
 async def test_framework_errors_use_the_same_shape(make_client: Any) -> None:
@@ -147,8 +167,9 @@ async def test_token_is_required_when_set(make_client: Any) -> None:
     assert_error(await client.post("/api/ask", json=body,
                                    headers={"Authorization": "Bearer wrong"}), 401)
     assert_error(await client.post("/api/ask/stream", json=body), 401)
-    assert_error(await client.post("/v1/chat/completions",
-                                   json={"messages": [{"role": "user", "content": "q"}]}), 401)
+    v1 = await client.post("/v1/chat/completions",
+                           json={"messages": [{"role": "user", "content": "q"}]})
+    assert v1.status_code == 401 and v1.json()["error"]["code"] == "invalid_api_key"
     ok = await client.post("/api/ask", json=body, headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200
     assert (await client.get("/healthz")).status_code == 200  # health stays open
@@ -166,6 +187,37 @@ async def test_citation_links_carry_a_signature_that_opens_only_their_span(
     other_span = re.sub(r"end=\d+", f"end={c['end'] - 1}", c["viewer_url"])
     assert_error(await client.get(other_span), 401)
     assert_error(await client.get(f"/articles/{c['article_id']}"), 401)
+
+
+async def test_failed_tokens_are_throttled_per_client(make_client: Any) -> None:
+    client = make_client(api_token="s3cret")
+    wrong = {"Authorization": "Bearer guess"}
+    body = {"question": QUESTION}
+    for _ in range(10):
+        assert_error(await client.post("/api/ask", json=body, headers=wrong), 401)
+    # The right token too is refused now: a guesser must not learn which guess was right.
+    r = await client.post("/api/ask", json=body, headers={"Authorization": "Bearer s3cret"})
+    assert_error(r, 429, "failed sign-in")
+    assert int(r.headers["retry-after"]) >= 1
+    assert_error(await client.get("/articles/x?start=0&end=1&sig=0000"), 429)
+    other = httpx.AsyncClient(transport=httpx.ASGITransport(
+        app=client._transport.app, client=("10.1.2.3", 5000)),  # type: ignore[attr-defined]
+        base_url="http://testserver")
+    ok = await other.post("/api/ask", json=body, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200, ok.text
+
+
+async def test_widget_and_api_have_separate_budgets(make_client: Any) -> None:
+    client = make_client(rate_limit=2)
+    body = {"question": "   "}  # cheap requests still count
+    for _ in range(2):
+        assert (await client.post("/api/ask", json=body)).status_code == 400
+    assert_error(await client.post("/api/ask/stream", json=body), 429, "RAG_RATE_LIMIT")
+    for _ in range(2):  # the widget's readers have not spent theirs
+        assert (await client.post("/widget/ask/stream", json=body)).status_code == 400
+    r = await client.post("/widget/ask/stream", json=body)
+    body429 = assert_error(r, 429)
+    assert re.fullmatch(r"Too many questions: try again in \d+ s\.", body429["error"])
 
 
 async def test_rate_limit_is_per_client_and_says_when_to_retry(make_client: Any) -> None:
@@ -190,6 +242,22 @@ async def test_cors_is_off_by_default_and_follows_settings(make_client: Any) -> 
     assert opened.headers["access-control-allow-origin"] == "https://wiki.example"
     other = await client.options("/api/ask", headers={**pre, "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_no_server_path_reaches_a_reader(make_client: Any, sample_store: Path) -> None:
+    client = make_client()
+    r = await client.post("/api/ask", json={"question": QUESTION})
+    answer = r.json()
+    assert answer["citations"] and all(c["url"] is None for c in answer["citations"])
+    assert all(p["url"] is None for p in answer["passages"])
+    v1 = (await client.post("/v1/chat/completions", json={
+        "model": "rag-articles", "messages": [{"role": "user", "content": QUESTION}]})).json()
+    page = (await client.get(answer["citations"][0]["viewer_url"])).text
+    for text in (r.text, json.dumps(v1), page):
+        assert "data/articles" not in text and ".txt" not in text
+    web = make_client(hostile=True)
+    cites = (await web.post("/api/ask", json={"question": WEB_QUESTION})).json()["citations"]
+    assert cites[0]["url"] == "https://example.org/wildebeest-census?year=2024"
 
 
 # --- the article viewer ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ line (never a traceback) for each way it can fail."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -34,7 +35,16 @@ def test_ask_prints_answer_and_sources(sample_store: Path) -> None:
     out = proc.stdout
     assert "97" in out and "129" in out
     assert "Sources" in out and "[1]" in out and "[2]" in out
-    assert "#chars=" in out  # a link that opens the file at the quote
+    # Each link opens the file at the quote: path:line:column and the quote's characters
+    # in the file (not in the cleaned text, which lost the file's [Source: …] header).
+    links = re.findall(r"^\s+(/\S+):(\d+):(\d+) \(characters (\d+)-(\d+) of the file\)$",
+                       out, re.M)
+    assert links, out
+    quotes = re.findall(r"“(.*?)”\n", out, re.S)
+    for (path, line, col, start, end), quote in zip(links, quotes, strict=False):
+        raw = Path(path).read_text(encoding="utf-8")
+        assert " ".join(raw[int(start):int(end)].split()) == " ".join(quote.split())
+        assert raw.splitlines()[int(line) - 1][int(col) - 1:].startswith(quote.split()[0])
 
 
 def test_ask_json_and_history(sample_store: Path, tmp_path: Path) -> None:
@@ -110,3 +120,28 @@ def test_a_reader_that_leaves_early_gets_no_error_message(sample_store: Path) ->
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141
     assert err == ""
+
+
+def test_serve_takes_host_and_port_flags(sample_store: Path) -> None:
+    import httpx
+
+    port = _closed_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=sample_store.parent,
+                            env=cli_env(RAG_STORE_DIR=str(sample_store), PYTHONPATH=str(ROOT),
+                                        RAG_PORT="1"))  # the flag wins over the environment
+    try:
+        for _ in range(1200):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()
+                import time
+
+                time.sleep(0.25)
+        assert r.status_code == 200 and r.json()["ok"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -271,3 +271,99 @@ def test_hostile_article_never_runs_in_chat_viewer_or_widget(
     for f in pg.frames + (frame.page.frames if frame else []):
         assert f.evaluate("[window.__xss, window.__alerted]") == [None, None], f.url
     assert watch.dialogs == [] and watch.offsite == []
+
+
+def chat_answers(pg: Any) -> int:
+    return int(pg.locator("#rag-chat .rag-answer:not(.rag-draft)").count())
+
+
+def test_chat_panels_follow_the_answer_clicked_and_say_why_nothing_happened(
+        page: tuple[Any, Watch], server: str, served: tuple[str, Path]) -> None:
+    pg, watch = page
+    pg.goto(f"{server}/chat/")
+    pg.wait_for_selector("#rag-input textarea", timeout=60_000)
+    pg.keyboard.press("Enter")  # an empty submit: a message says why nothing happened
+    pg.get_by_text("Type a question first").first.wait_for(timeout=30_000)
+    questions = [QUESTION, "Who did Blinken meet in Cairo?"]
+    for i, q in enumerate(questions, 1):
+        pg.fill("#rag-input textarea", q)
+        pg.keyboard.press("Enter")
+        pg.wait_for_function(f"() => document.querySelectorAll("
+                             f"'#rag-chat .rag-answer:not(.rag-draft)').length >= {i}",
+                             timeout=120_000)
+    pg.wait_for_timeout(500)
+    first = pg.locator("#rag-chat .rag-answer").first
+    cite = first.locator("a.rag-cite").first
+    cite.click()
+    frame = pg.frame(name="rag-viewer")
+    assert frame is not None
+    pg.wait_for_function("() => { const f = document.getElementById('rag-viewer-frame');"
+                         f" return f && f.getAttribute('src') === "
+                         f"{cite.get_attribute('href')!r}; }}")
+    frame.wait_for_selector("mark#quote")
+    shown = pg.locator("#rag-sources .rag-source-group:not([hidden]) blockquote")
+    quotes = [shown.nth(i).inner_text() for i in range(shown.count())]
+    assert frame.locator("mark#quote").inner_text() in quotes  # that answer's sources
+    shot(pg, "chat-older-answer-sources.png")
+
+    pg.locator('#rag-chat button[aria-label="Dislike"]').last.click()
+    for _ in range(50):
+        rows = [r for r in FeedbackStore(served[1] / "feedback.sqlite3").rows()
+                if r["question"] == questions[1]]
+        if rows:
+            break
+        pg.wait_for_timeout(100)
+    assert rows and rows[0]["history"][0]["content"] == QUESTION
+    assert watch.errors == []
+
+
+def test_error_bubbles_have_no_thumbs_and_bad_text_gets_a_plain_message(
+        page: tuple[Any, Watch], service: Any, sample_store: Path, tmp_path: Path) -> None:
+    pg, watch = page
+    for url, _ in serve_app(service, sample_store, tmp_path, rate_limit=1):
+        pg.goto(f"{url}/chat/")
+        pg.wait_for_selector("#rag-input textarea", timeout=60_000)
+        # A lone surrogate, as a script or a broken paste can send it.
+        pg.evaluate("""() => { const t = document.querySelector('#rag-input textarea');
+            t.value = 'How many hostages \\ud800 remain?';
+            t.dispatchEvent(new Event('input', {bubbles: true})); }""")
+        pg.keyboard.press("Enter")
+        notice = pg.locator("#rag-chat .rag-notice").first
+        notice.wait_for(timeout=60_000)
+        assert "surrogate" in notice.inner_text() and "TypeError" not in notice.inner_text()
+        pg.fill("#rag-input textarea", QUESTION)  # answered: the budget of 1 is spent
+        pg.keyboard.press("Enter")
+        pg.wait_for_selector("#rag-chat .rag-answer:not(.rag-draft)", timeout=120_000)
+        pg.fill("#rag-input textarea", QUESTION)  # refused by the rate limit: a notice
+        pg.keyboard.press("Enter")
+        pg.wait_for_function("() => document.querySelectorAll('#rag-chat .rag-notice')"
+                             ".length >= 2", timeout=60_000)
+        pg.wait_for_timeout(500)
+        shot(pg, "chat-error-bubbles.png")
+        visible = pg.locator('#rag-chat button[aria-label="Like"]:visible')
+        assert visible.count() == 1  # the one real answer's, none under the notices
+    assert watch.errors == []
+
+
+def test_examples_are_answered_questions_in_the_chat_and_the_widget(
+        page: tuple[Any, Watch], server: str) -> None:
+    pg, watch = page
+    pg.goto(f"{server}/chat/")
+    pg.wait_for_selector("#rag-input textarea", timeout=60_000)
+    example = pg.locator("#rag-chat .example").first  # Gradio's example buttons
+    example.wait_for(timeout=30_000)
+    text = example.inner_text()
+    assert text.endswith("?") and "articles say about" not in text
+    example.click()
+    pg.wait_for_selector("#rag-chat .rag-answer:not(.rag-draft)", timeout=120_000)
+    assert pg.locator("#rag-chat .rag-answer a.rag-cite").count() >= 1
+
+    pg.goto(f"{server}/widget/demo")
+    widget = pg.frame_locator("#rag-widget >> iframe")
+    button = widget.locator(".w-example").first
+    button.wait_for(timeout=60_000)
+    assert button.inner_text().endswith("?") and "articles say about" not in button.inner_text()
+    button.click()
+    widget.locator("a.w-cite").first.wait_for(timeout=120_000)
+    shot(pg, "widget-examples.png")
+    assert watch.errors == []

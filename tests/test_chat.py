@@ -102,3 +102,63 @@ def test_token_gates_the_chat(service: Any, sample_store: Path, tmp_path: Path) 
         assert login.status_code == 200 and login.json() == {"success": True}
         bad = httpx.post(f"{url}/chat/login", data={"username": "me", "password": "nope"})
         assert bad.status_code == 400
+
+
+def test_failed_logins_are_throttled(service: Any, sample_store: Path, tmp_path: Path) -> None:
+    settings = surface_settings(sample_store, tmp_path, api_token="s3cret")
+    with live_server(create_app(settings, service)) as url:
+        for _ in range(10):
+            bad = httpx.post(f"{url}/chat/login", data={"username": "me", "password": "nope"})
+            assert bad.status_code == 400
+        late = httpx.post(f"{url}/chat/login", data={"username": "me", "password": "s3cret"})
+        assert late.status_code == 429 and "failed sign-in" in late.json()["error"]
+
+
+def test_uploads_are_off(server: str) -> None:
+    r = httpx.post(f"{server}/chat/gradio_api/upload",
+                   files={"files": ("a.txt", b"x" * 200_000, "text/plain")})
+    assert r.status_code == 403 and "no file uploads" in r.json()["error"]
+
+
+def test_chat_has_its_own_budget_and_spoofed_forwarding_is_ignored(
+        service: Any, sample_store: Path, tmp_path: Path) -> None:
+    settings = surface_settings(sample_store, tmp_path, rate_limit=2)
+    with live_server(create_app(settings, service)) as url:
+        for i in range(2):  # X-Forwarded-For from an untrusted peer changes nothing
+            r = httpx.post(f"{url}/api/ask", json={"question": " "},
+                           headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            assert r.status_code == 400
+        spoofed = httpx.post(f"{url}/api/ask", json={"question": " "},
+                             headers={"X-Forwarded-For": "203.0.113.99"})
+        assert spoofed.status_code == 429
+        messages, _, _ = ask(chat_client(url), QUESTION)  # the chat user has not paid for it
+        assert "rag-notice" not in text_of(messages[-1])
+        assert "rag-cite" in text_of(messages[-1])
+
+
+def test_forwarded_address_counts_behind_a_trusted_proxy(
+        service: Any, sample_store: Path, tmp_path: Path) -> None:
+    settings = surface_settings(sample_store, tmp_path, rate_limit=1,
+                                trusted_proxies="127.0.0.1")
+    with live_server(create_app(settings, service)) as url:
+        for i in range(3):  # three readers behind one proxy: a budget each
+            r = httpx.post(f"{url}/api/ask", json={"question": " "},
+                           headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            assert r.status_code == 400, r.text
+        again = httpx.post(f"{url}/api/ask", json={"question": " "},
+                           headers={"X-Forwarded-For": "203.0.113.0"})
+        assert again.status_code == 429
+
+
+def test_a_follow_ups_vote_keeps_the_conversation(
+        server: str, served: tuple[str, Path]) -> None:
+    client = chat_client(server)
+    ask(client, QUESTION)
+    ask(client, "What did they say about it?")
+    assert client.predict(3, "down", api_name="/feedback") == "Thanks: your feedback is saved."
+    rows = [r for r in FeedbackStore(served[1] / "feedback.sqlite3").rows()
+            if r["question"] == "What did they say about it?"]
+    assert len(rows) == 1
+    history = rows[0]["history"]
+    assert [t["role"] for t in history] == ["user", "assistant"]
+    assert history[0]["content"] == QUESTION and history[1]["content"]

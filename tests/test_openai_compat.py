@@ -39,8 +39,32 @@ def check_citations(citations: list[dict[str, Any]], text: str) -> None:
         assert page.status_code == 200 and '<mark id="quote">' in page.text
 
 
-def test_models_lists_the_rag_model(client: openai.OpenAI) -> None:
+def test_models_lists_the_rag_model_and_an_unknown_one_is_openais_404(
+        client: openai.OpenAI) -> None:
     assert [m.id for m in client.models.list()] == ["rag-articles"]
+    assert client.models.retrieve("rag-articles").id == "rag-articles"
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-4o",
+                                       messages=[{"role": "user", "content": QUESTION}])
+    assert missing.value.code == "model_not_found" and "gpt-4o" in missing.value.message
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
+
+
+def test_usage_counts_the_real_tokens(client: openai.OpenAI) -> None:
+    from rag.tokens import tiktoken_len
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}]
+    resp = client.chat.completions.create(model="rag-articles", messages=messages)  # type: ignore[arg-type]
+    text = resp.choices[0].message.content or ""
+    assert resp.usage is not None
+    framing = 3 + sum(3 + tiktoken_len(m["role"]) + tiktoken_len(m["content"]) for m in messages)
+    passages = resp.model_extra["passages"] if "passages" in (resp.model_extra or {}) else None
+    assert passages is None  # the completion carries citations, not passages
+    assert resp.usage.completion_tokens == tiktoken_len(text)
+    # The passages the answer read are part of the prompt: far more than the question's 8.
+    assert resp.usage.prompt_tokens > framing + 300
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
 
 
 def test_completion_has_cited_text_and_structured_citations(client: openai.OpenAI) -> None:
@@ -86,8 +110,14 @@ def test_errors_reach_the_client_as_openai_errors(server: str, client: openai.Op
         wrong.chat.completions.create(model="rag-articles",
                                       messages=[{"role": "user", "content": QUESTION}])
     assert auth.value.status_code == 401
+    assert auth.value.code == "invalid_api_key"
+    assert auth.value.response.json()["error"]["type"] == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="rag-articles",
                                        messages=[{"role": "system", "content": "hi"}])
-    assert bad.value.response.json() == {"ok": False, "status": 400,
-                                         "error": "messages has no user message to answer"}
+    assert bad.value.response.json() == {"error": {
+        "message": "messages has no user message to answer", "type": "invalid_request_error",
+        "param": None, "code": None}}
+    assert bad.value.body == {"message": "messages has no user message to answer",  # parsed
+                              "type": "invalid_request_error", "param": None, "code": None}
+

@@ -77,7 +77,9 @@ def test_chat_answer_html_links_markers_and_escapes_text() -> None:
                      refused=True, backend="extractive")
     assert "Not in the articles" in html.answer(refused) and "<i>" not in html.answer(refused)
     panel = html.sources(a)
-    assert "<img" not in panel and "&lt;script&gt;" in panel and "x.txt" in panel
+    assert "<img" not in panel and "&lt;script&gt;" in panel
+    assert "x.txt" not in panel and "/data" not in panel  # no file name, no server path
+    assert html.publisher(citation(url="/srv/data/x.txt")) == ""
     assert html.publisher(citation(url="https://news.example/a")) == "news.example"
 
 
@@ -108,3 +110,31 @@ def test_feedback_store_round_trip(tmp_path: Path) -> None:
     assert rows[0]["citations"] == [{"n": 1, "quote": "x"}] and rows[0]["time"]
     with pytest.raises(InputError):
         parse_vote("maybe")
+
+
+def test_a_long_first_sentence_title_is_cut_at_a_clause_with_an_ellipsis() -> None:
+    from index.metadata import make_article
+
+    sentence = ("U.S. Secretary of State Antony Blinken arrived in Israel this week as part of a "
+                "renewed diplomatic push by Washington to secure a ceasefire in the region.")
+    title = make_article(sentence + " More text.", origin="a.txt").title
+    assert title.endswith("…") and len(title) <= 121
+    assert sentence.startswith(title[:-1]) and sentence[len(title) - 1] in " ,"  # whole words
+    assert title[:-1].split()[-1] not in ("to", "this", "the", "with", "a")
+    clause = ("Amid ongoing escalations in Gaza, ceasefire negotiations between Israel and Hamas "
+              "seem to be gaining traction, with both parties signalling an openness to a truce.")
+    assert make_article(clause, origin="b.txt").title == (
+        "Amid ongoing escalations in Gaza, ceasefire negotiations between Israel and Hamas "
+        "seem to be gaining traction…")
+
+
+def test_cli_link_points_into_the_file_at_the_quote(tmp_path: Path) -> None:
+    from ui.render import link
+
+    raw = "[Source: Reuters]\n\nFirst line.\nThe quoted\npart here. Tail."
+    f = tmp_path / "a.txt"
+    f.write_text(raw, encoding="utf-8")
+    out = link(str(f), "The quoted part here.", 12)
+    s = raw.index("The quoted")
+    assert out == f"{f}:4:1 (characters {s}-{s + 21} of the file)"
+    assert link("https://x.org/a", "A b", 0) == "https://x.org/a#:~:text=A%20b"

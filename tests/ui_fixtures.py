@@ -93,9 +93,12 @@ def live_server(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # Open event streams (Gradio's heartbeats) would hold a graceful shutdown for long.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=1))
+    from ui.api import server_config
+
+    # The product's own uvicorn settings (trusted proxies); open event streams (Gradio's
+    # heartbeats) would hold a graceful shutdown for long.
+    server = uvicorn.Server(server_config(app, app.state.ctx.settings, lifespan="on",
+                                          timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -99,10 +99,20 @@ class ChatApp:
             gr.Warning(EMPTY_SUBMIT)
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        problem = None
+        try:
+            check_text(question)
+        except RagError as exc:  # shown as a plain message; the text itself cannot be sent
+            problem = str(exc)
+            question = question.encode("utf-8", "replace").decode("utf-8")
         messages = [*session["messages"], {"role": "user", "content": html.user_text(question)},
                     {"role": "assistant", "content": html.status("Searching the articles…")}]
         session = {**session, "messages": messages}
         yield messages, "", session, gr.skip(), gr.skip()
+        if problem:
+            messages[-1]["content"] = html.notice(problem)
+            yield messages, gr.skip(), session, gr.skip(), gr.skip()
+            return
 
         key = "chat:" + (request.client.host if request and request.client else "unknown")
         wait = self.ctx.limiter.retry_after(key)  # the chat's own budget, not the API's
@@ -114,7 +124,6 @@ class ChatApp:
         turns = [Turn(**t) for t in session["turns"]]
         answer: Answer | None = None
         try:
-            check_text(question)
             draft = ""
             for event in self.ctx.service.stream(question, turns):
                 if event.type == "token":
