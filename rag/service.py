@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from itertools import islice
 
 from rag import bm25, condense, evidence, examples
 from rag.answering import get_answerer
@@ -146,27 +147,31 @@ class RagService:
         """Questions a new user can click: made from the first `articles` articles' sentences
         (rag/examples.py), kept only when the extractive answerer answers them from that
         article with a citation (at most 3n asked), cached in the store folder."""
-        ids = [aid for aid, _ in self.store.iter_article_meta()]
-        sources: dict[str, str] = {}
-        for aid in ids[:articles]:
-            art = self.store.article(aid)
-            for q in examples.candidates(art.text) if art else []:
-                sources.setdefault(q, aid)
+        ids = [aid for aid, _ in islice(self.store.iter_article_meta(), articles)]
+        s = self.settings
+        key = examples.cache_key(ids, self.store.count_chunks(), n, examples.VERSION,
+                                 s.retrieval_mode, s.top_k, s.rerank_pool, s.min_relevance,
+                                 s.min_relevance_open, s.max_evidence)
 
-        def answered(q: str) -> bool:
-            standalone, _, ranked = self.passages(q)
+        def make() -> list[str]:
             from rag.extractive import compose
 
-            draft = compose(standalone, ranked, evidence.relevance_floor(standalone, self.settings),
-                            self.settings.max_evidence)
-            return not draft.refused and sources[q] in {c.article_id for c in draft.citations}
+            sources: dict[str, str] = {}
+            for aid in ids:
+                art = self.store.article(aid)
+                for q in examples.candidates(art.text) if art else []:
+                    sources.setdefault(q, aid)
 
-        key = examples.cache_key(ids, n, articles, self.settings.retrieval_mode,
-                                 self.settings.top_k, self.settings.min_relevance)
-        return examples.cached(
-            self.settings.store_dir / "example_questions.json", key,
-            lambda: examples.pick(examples.interleave(
-                [q for q, a in sources.items() if a == aid] for aid in ids), answered, n, 3 * n))
+            def answered(q: str) -> bool:
+                question, _, ranked = self.passages(q)
+                draft = compose(question, ranked, evidence.relevance_floor(question, s),
+                                s.max_evidence)
+                return not draft.refused and sources[q] in {c.article_id for c in draft.citations}
+
+            by_article = ([q for q, a in sources.items() if a == aid] for aid in ids)
+            return examples.pick(examples.interleave(by_article), answered, n, 3 * n)
+
+        return examples.cached(s.store_dir / "example_questions.json", key, make)
 
     # --- internals ----------------------------------------------------------------------
     def _standalone(self, q: str, history: list[Turn]) -> str:

@@ -4,6 +4,7 @@ session's history, refusals say so, votes land in SQLite, and the token gates th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,16 @@ def test_a_follow_ups_vote_keeps_the_conversation(
     history = rows[0]["history"]
     assert [t["role"] for t in history] == ["user", "assistant"]
     assert history[0]["content"] == QUESTION and history[1]["content"]
+
+
+def test_example_questions_are_questions_the_articles_answer(service: Any, sample_store: Path
+                                                             ) -> None:
+    questions = service.example_questions(4)
+    assert 2 <= len(questions) <= 4, questions
+    for q in questions:
+        assert q.endswith("?") and "articles say about" not in q and "…" not in q
+        answer = service.ask(q)
+        assert not answer.refused and answer.citations, q
+    cache = sample_store / "example_questions.json"
+    assert json.loads(cache.read_text(encoding="utf-8"))["questions"] == questions
+    assert service.example_questions(4) == questions  # from the cache
