@@ -114,6 +114,14 @@ async def test_feedback_endpoint_stores_the_vote(make_client: Any, tmp_path: Pat
     assert rows[0]["citations"][0]["quote"] == answer["citations"][0]["quote"]
     assert_error(await client.post("/api/feedback", json={**r.json(), "question": "q",
                                                           "answer": "a", "vote": "meh"}), 422)
+    history = [{"role": "user", "content": QUESTION},
+               {"role": "assistant", "content": answer["answer"]}]
+    w = await client.post("/widget/feedback", json={
+        "question": "What did they say about it?", "answer": "x", "vote": "up",
+        "history": history})
+    assert w.status_code == 200, w.text
+    row = FeedbackStore(tmp_path / "feedback.sqlite3").rows()[-1]
+    assert row["surface"] == "widget" and row["history"] == history  # the follow-up's context
 
 
 # --- errors: one shape, the right status ----------------------------------------------------
