@@ -240,7 +240,7 @@ def match(ask: Ask, text: str) -> Match:
             # best, then a group or a lone name, then a country ("Who killed Sinwar?" -
             # "Israel's killing of Yahya Sinwar").
             return _names_score(new, {"person": 1.0, "organisation": 0.8, "name": 0.8,
-                                      "place": 0.75}, ask.plural)
+                                      "place": 0.5}, ask.plural)
         if kind == "organisation":
             # A lone unknown name ("Hezbollah") is most often the group asked about.
             return _names_score(new, {"organisation": 1.0, "name": 0.75}, ask.plural)

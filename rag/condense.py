@@ -230,7 +230,9 @@ def rewrite(question: str, history: list[Turn]) -> str:
                 found = "the " + found
             changed = changed[:m.start()] + found + changed[m.end():]
     changed = _bind(changed, history)
-    if changed != question:
+    if changed != question and not needs_context(changed):
         return changed
+    # A pronoun is left unbound ("What did they say about it?" binds "they" only): keep the
+    # last question alongside so retrieval still has its terms.
     last = next((t.content for t in reversed(history) if t.role == "user"), "")
-    return f"{question} (about: {last.strip()})" if last else question
+    return f"{changed} (about: {last.strip()})" if last else changed

@@ -87,10 +87,22 @@ def _clean(question: str) -> str:
 
 def _plural(word: str) -> bool:
     return word in ("people", "children", "women", "men", "police") or (
-        len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")))
+        len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s", "’s")))
 
 
-def _noun_phrase(tokens: list[str]) -> tuple[str, list[str]]:
+_IRREGULAR_PLURALS = frozenset({"people", "children", "men", "women", "police", "staff"})
+
+
+def _plural_noun(word: str) -> bool:
+    """'palestinians', 'people': a counted noun that ends its phrase.
+
+    Example: _plural_noun("hostages") and not _plural_noun("crisis")
+    """
+    return word in _IRREGULAR_PLURALS or (
+        len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s", "’s")))
+
+
+def _noun_phrase(tokens: list[str], counted: bool = False) -> tuple[str, list[str]]:
     """The head noun of the phrase that starts `tokens`, and the words after it. The phrase
     ends at an auxiliary, a preposition or a participle ('how many people killed in')."""
     i = 0
@@ -100,6 +112,8 @@ def _noun_phrase(tokens: list[str]) -> tuple[str, list[str]]:
     while j < len(tokens) and tokens[j] not in _AUX and tokens[j] not in _PREP and \
             tokens[j] not in PERSISTENT and not (j > i and tokens[j].endswith("ed")):
         j += 1
+        if counted and _plural_noun(tokens[j - 1]):  # 'how many palestinians live in ...'
+            break
     head = tokens[j - 1] if j > i else ""
     return head, tokens[j:]
 
@@ -138,7 +152,7 @@ def analyse(question: str) -> Ask:
     m = re.search(r"\bhow (?:many|much)\s+(.*)|\b(?:number|count|percentage|share|amount) of\s+"
                   r"(.*)|\bwhich number\s+(.*)", low)
     if m:
-        head, rest = _noun_phrase(words(next(g for g in m.groups() if g is not None)))
+        head, rest = _noun_phrase(words(next(g for g in m.groups() if g is not None)), True)
         return ask("quantity", head, _qualifier(rest), True)
     m = re.search(r"\b(death|casualty|fatality) tolls?\b", low)
     if m:

@@ -61,8 +61,10 @@ CASES = [
     # its: the country a which-country question's answer names (a demonym counts)
     ("What is its capital?", [user("Which country hosted the talks?"),
                               bot("Qatari mediators met in Doha.")], "What is Qatar's capital?"),
-    # it/they after a turn about a person: the organisation or country, not the person
-    ("Why did they do it?", SINWAR_TURN, "Why did United States do it?"),
+    # it/they after a turn about a person: the organisation or country, not the person;
+    # "it" (the killing) stays unbound, so the last question goes alongside
+    ("Why did they do it?", SINWAR_TURN, "Why did United States do it? (about: Who killed Yahya "
+                                         "Sinwar?)"),
     # they/their
     ("What did they demand?", [user("What did Hamas say about the ceasefire?")],
      "What did Hamas demand?"),
