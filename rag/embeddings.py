@@ -70,7 +70,7 @@ class MiniLMEmbedder:
     same vectors as sentence-transformers, without torch at run time.
 
     `quantized=True` (RAG_EMBED=minilm-int8) runs an int8 copy, weights quantised per channel:
-    about 1.5x faster, slightly different vectors (cosine >= 0.98 against fp32), so it is
+    about 1.5x faster, slightly different vectors (cosine >= 0.97 against fp32), so it is
     recorded in the store under another name. Opt-in."""
 
     name = MINILM_NAME

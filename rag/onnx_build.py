@@ -199,13 +199,19 @@ def quantize_int8(fp32: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp.onnx")
-    # The quantiser logs a "run pre-processing first" hint at WARNING on every call.
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
+    # The quantiser sends a "run pre-processing first" hint through logging.warning(), which
+    # installs a root handler: every library's debug logging would print from then on.
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    root.setLevel(logging.ERROR)
+    root.addHandler(logging.NullHandler())
     try:
         quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, dest)
     except Exception as exc:
         raise BackendError(f"quantising the embedding model to int8 failed: {exc}") from None
     finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
         tmp.unlink(missing_ok=True)
     return dest

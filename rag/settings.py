@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     embed_backend: Literal["minilm", "minilm-int8", "openai"] = _env(
         "RAG_EMBED", "minilm",
         "Embedding backend: minilm (bundled all-MiniLM-L6-v2, offline), minilm-int8 (the same, "
-        "int8 per-channel: faster, cosine >= 0.98 to minilm) or openai.")
+        "int8 per-channel: faster, cosine >= 0.97 to minilm) or openai.")
     embed_model_path: Path | None = _env(
         "RAG_EMBED_MODEL_PATH", None,
         "Local sentence-transformers model folder; default: the one bundled in the package.")
