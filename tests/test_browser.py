@@ -138,6 +138,8 @@ def test_chat_streams_an_answer_and_a_citation_opens_the_highlighted_quote(
     answer = pg.locator(".rag-answer").last
     assert answer.locator("a.rag-cite").count() >= 1
     assert pg.locator("#rag-sources .rag-source").count() >= 1
+    conflict = answer.locator(".rag-conflicts").inner_text()  # the figures, not two titles
+    assert "97 [" in conflict and "129 [" in conflict
     shot(pg, "chat-answer.png")
 
     cite = answer.locator("a.rag-cite").first
@@ -180,6 +182,9 @@ def test_widget_on_a_wiki_page_answers_with_clickable_highlighted_evidence(
     cite = widget.locator("a.w-cite").first
     cite.wait_for(timeout=120_000)
     assert widget.locator(".w-src blockquote").count() >= 1
+    # The sources disagree on the count: the box names both figures, each with its number.
+    conflict = widget.locator(".w-conflict").first.inner_text()
+    assert "97 [" in conflict and "129 [" in conflict
     shot(pg, "widget-demo.png")
     with pg.context.expect_page() as popup:
         cite.click()

@@ -92,6 +92,13 @@
         bubble.appendChild(document.createTextNode(piece));
       }
     });
+    (answer.conflicts || []).forEach(function (c) {
+      // Different figures for one measure, each with its citation number and source.
+      var box = el("div", "w-conflict");
+      box.appendChild(el("strong", null, "Sources disagree: "));
+      box.appendChild(document.createTextNode(c.summary));
+      bubble.appendChild(box);
+    });
     var list = el("ol", "w-sources");
     list.appendChild(el("li", "w-sources-title", "Sources"));
     answer.citations.forEach(function (c) {
