@@ -28,6 +28,13 @@ class StoreError(RagError):
     status = 503
 
 
+class StoreUnavailableError(StoreError):
+    """The store failed under a running service (Chroma server down or erroring); the same
+    request may work once it is back."""
+
+    status = 503
+
+
 class EmptyStoreError(StoreError):
     """Nothing has been ingested yet."""
 

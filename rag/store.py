@@ -7,14 +7,16 @@ on the server. Shared by the write and read paths.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.errors import EmptyStoreError, StoreError
+from rag.errors import EmptyStoreError, StoreError, StoreUnavailableError
 from rag.settings import Settings
 from rag.types import Article, Chunk
 
@@ -70,8 +72,9 @@ class Store:
     def bind(self, embed_name: str, dim: int) -> None:
         """Open the collections for this embedding model; refuse a store built by another."""
         meta = {"embed_model": embed_name, "embed_dim": dim}
-        self._chunks = self._collection(self.settings.collection, meta)
-        self._articles = self._collection(self.settings.collection + "_articles", meta)
+        self._chunks = _Translated(self._collection(self.settings.collection, meta), self)
+        self._articles = _Translated(
+            self._collection(self.settings.collection + "_articles", meta), self)
         have = self._chunks.metadata or {}
         if have.get("embed_model") and (have.get("embed_model"), have.get("embed_dim")) != (
                 embed_name, dim):
@@ -152,20 +155,22 @@ class Store:
     def article(self, article_id: str) -> Article | None:
         """The article with this id. Ids are hashes of the text, so a cached article never
         goes stale; a missing one is not cached (another process may be writing it)."""
-        found = self._article_memo.get(article_id)
-        if found is None:
-            found = self._load_article(article_id)
-            if found is not None:
-                if len(self._article_memo) >= 4096:
-                    self._article_memo.pop(next(iter(self._article_memo)))
-                self._article_memo[article_id] = found
-        return found
+        return self.articles_by_id([article_id]).get(article_id)
 
-    def _load_article(self, article_id: str) -> Article | None:
-        got = self.articles.get(ids=[article_id], include=["documents", "metadatas"])
-        if not got["ids"]:
-            return None
-        return _to_article(got["ids"][0], got["documents"][0], got["metadatas"][0])
+    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
+        """The articles with these ids that exist, memoised, the missing ones fetched in one
+        Chroma call (one round trip to a server, not one per article)."""
+        memo = self._article_memo
+        found = {aid: memo[aid] for aid in ids if aid in memo}
+        missing = list(dict.fromkeys(aid for aid in ids if aid not in found))
+        if missing:
+            got = self.articles.get(ids=missing, include=["documents", "metadatas"])
+            for aid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
+                                      strict=True):
+                found[aid] = memo[aid] = _to_article(aid, doc, meta)
+            while len(memo) > 4096:
+                memo.pop(next(iter(memo)))
+        return found
 
     def iter_article_meta(self) -> Iterator[tuple[str, dict[str, Any]]]:
         offset = 0
@@ -197,6 +202,18 @@ class Store:
                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
                                           strict=True)}
 
+    def get_chunks_scored(self, ids: Sequence[str], vector: np.ndarray
+                          ) -> dict[str, tuple[Chunk, float]]:
+        """Chunks with the cosine similarity of their stored embedding to `vector`, in one
+        Chroma call (get_chunks and similarity together)."""
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        sims = np.asarray(got["embeddings"], dtype=np.float32) @ vector
+        return {cid: (_to_chunk(cid, doc, meta), float(sim))
+                for cid, doc, meta, sim in zip(got["ids"], got["documents"], got["metadatas"],
+                                               sims, strict=True)}
+
     def similarity(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Cosine similarity of stored chunk embeddings to `vector` (they are normalised)."""
         if not ids:
@@ -206,11 +223,9 @@ class Store:
         return {cid: float(v @ vector) for cid, v in zip(got["ids"], vecs, strict=True)}
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity (1 - cosine distance)."""
-        n = self.count_chunks()
-        if n == 0:
-            return []
-        res = self.chunks.query(query_embeddings=vector[None, :], n_results=min(k, n),
+        """Nearest chunks by cosine similarity (1 - cosine distance). Chroma returns fewer
+        than k when the collection holds fewer, so no count is asked for first."""
+        res = self.chunks.query(query_embeddings=vector[None, :], n_results=k,
                                 include=["documents", "metadatas", "distances"])
         return [(_to_chunk(cid, doc, meta), 1.0 - float(dist))
                 for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0],
@@ -250,6 +265,58 @@ class Store:
         path = self.settings.store_dir / "aux" / tag / self.settings.collection
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+class _Translated:
+    """A Chroma collection whose failures arrive as StoreUnavailableError, with one line
+    naming the store: the store's edge, so no surface sees a Chroma or HTTP exception (a
+    server stopped mid-query is a 503, not a 500). Every call goes through, nothing else
+    changes: the same client reconnects when the server is back."""
+
+    def __init__(self, inner: Any, store: Store) -> None:
+        self._inner = inner
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Exception as exc:
+                if not _store_failure(exc):
+                    raise  # a bug on our side stays loud
+                store = self._store
+                raise StoreUnavailableError(failure_message(
+                    store.location, bool(store.settings.chroma_host), exc)) from exc
+        return call
+
+
+def _store_failure(exc: Exception) -> bool:
+    """Whether a Chroma call failed because of the store, not the caller: Chroma's errors,
+    httpx's (a server gone: connection refused, reset, timeout), OS errors, and the bare
+    Exception chromadb raises for an HTTP error it has no type for."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return isinstance(exc, ChromaError | httpx.HTTPError | OSError) or type(exc) is Exception
+
+
+def failure_message(location: str, server: bool, exc: BaseException) -> str:
+    """One line saying which store failed and how.
+
+    Example: failure_message("/s", False, OSError("disk full")) ==
+        "the store at /s failed (OSError: disk full)"
+    """
+    detail = re.sub(r"\s+", " ", str(exc)).strip()[:200]
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    if server:
+        return (f"the Chroma server at {location} is unavailable ({what}); "
+                "try again when it is back")
+    return f"the store at {location} failed ({what})"
 
 
 def _to_article(aid: str, text: str, meta: dict[str, Any]) -> Article:

@@ -41,34 +41,59 @@ def chroma_cli() -> str:
     return on_path
 
 
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen([chroma_cli(), "run", "--path", str(tmp_path / "chroma-data"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-                            env=cli_env(ANONYMIZED_TELEMETRY="False"))
-    try:
-        deadline = time.monotonic() + 60
+class ChromaServer:
+    """A real `chroma run` on a loopback port, over one data folder; stop and start it again
+    (same port, same data) to play a store that goes away and comes back."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.host, self.port = "127.0.0.1", free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.folder / "chroma.log").open("a")
+        self.proc = subprocess.Popen(
+            [chroma_cli(), "run", "--path", str(self.folder / "chroma-data"), "--host",
+             self.host, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.folder, env=cli_env(ANONYMIZED_TELEMETRY="False"))
+        log.close()
+        deadline = time.monotonic() + 120
         while True:
-            assert proc.poll() is None, (tmp_path / "chroma.log").read_text()
+            assert self.proc.poll() is None, (self.folder / "chroma.log").read_text()
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).is_success:
-                    break
+                if httpx.get(f"http://{self.host}:{self.port}/api/v2/heartbeat",
+                             timeout=1).is_success:
+                    return
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "chroma run gave no heartbeat in 60 s"
+            assert time.monotonic() < deadline, "chroma run gave no heartbeat in 120 s"
             time.sleep(0.2)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(timeout=20)
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chroma_server(chroma: ChromaServer) -> tuple[str, int]:
+    return chroma.host, chroma.port
 
 
 def test_ingest_stats_and_rerun_against_a_chroma_server(
@@ -101,3 +126,55 @@ def test_ingest_stats_and_rerun_against_a_chroma_server(
                                       RAG_STORE_DIR=str(tmp_path / "unused")))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["articles"] == 5
+
+
+def test_chroma_going_away_is_a_503_then_the_service_recovers(
+        chroma: ChromaServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Stop the Chroma server under a running `rag serve`: the API answers 503 with one line
+    naming the server (never a 500 or a traceback), the CLI prints one line; start it again
+    and the same service answers, without a restart."""
+    from rag.service import RagService
+    from tests.ui_fixtures import live_server, surface_settings
+    from ui.api import create_app
+
+    monkeypatch.setenv("CHROMA_HOST", chroma.host)
+    monkeypatch.setenv("CHROMA_PORT", str(chroma.port))
+    settings = surface_settings(tmp_path / "aux", tmp_path)
+    ingest([str(SAMPLE)], settings)
+    question = {"question": "How many hostages remain held in Gaza?"}
+    where = f"http://{chroma.host}:{chroma.port}"
+    with live_server(create_app(settings, RagService(settings))) as url, \
+            httpx.Client(base_url=url, timeout=300) as http:
+        first = http.post("/api/ask", json=question)
+        assert first.status_code == 200 and first.json()["citations"], first.text
+
+        chroma.stop()
+        for path, body in (("/api/ask", question),
+                           ("/api/ask", {"question": "Who did Blinken meet in Cairo?"}),
+                           ("/v1/chat/completions",
+                            {"model": "rag", "messages": [{"role": "user",
+                                                           "content": question["question"]}]})):
+            r = http.post(path, json=body)
+            assert r.status_code == 503, (path, r.status_code, r.text)
+            body = r.json()
+            assert body["ok"] is False and body["status"] == 503, r.text
+            message = body["error"]
+            assert f"Chroma server at {where} is unavailable" in message, r.text
+            assert "\n" not in message and "Traceback" not in r.text
+        health = http.get("/healthz")
+        assert health.status_code == 503, health.text
+
+        proc = subprocess.run([*rag_command(), "ask", question["question"]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300,
+                              env=cli_env(CHROMA_HOST=chroma.host, CHROMA_PORT=str(chroma.port),
+                                          RAG_STORE_DIR=str(tmp_path / "aux"),
+                                          RAG_LLM="extractive"))
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert where.split("//")[1] in proc.stderr and "Traceback" not in proc.stderr
+
+        chroma.start()  # the same data, the same port: the running service picks it up
+        again = http.post("/api/ask", json=question)
+        assert again.status_code == 200, again.text
+        assert again.json()["answer"] == first.json()["answer"]
+        assert http.get("/healthz").status_code == 200
