@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from rag import bm25
 from rag.embeddings import Embedder, QueryCache
 from rag.settings import Settings
@@ -35,6 +37,14 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.embed_query = QueryCache(embedder)
+        # The lexical search runs here while the calling thread embeds the query and asks
+        # Chroma: both halves spend most of their time outside the GIL (numpy, onnxruntime,
+        # Chroma's Rust core or a socket), so hybrid costs the slower half, not the sum.
+        self._lexical_pool = ThreadPoolExecutor(max_workers=4,
+                                                thread_name_prefix="rag-lexical")
+
+    def _lexical(self, query: str, k: int) -> list[tuple[str, float]]:
+        return bm25.get_index(self.store).search(query, k)
 
     def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         s = self.settings
@@ -44,33 +54,41 @@ class Retriever:
         dense_scores: dict[str, float] = {}
         bm25_scores: dict[str, float] = {}
         chunks: dict[str, Chunk] = {}
+        lexical: Future[list[tuple[str, float]]] | None = None
+        if mode in ("hybrid", "bm25"):
+            lexical = self._lexical_pool.submit(self._lexical, query, s.candidate_k)
         if mode in ("hybrid", "dense"):
             for chunk, sim in self.store.dense(self.embed_query(query), s.candidate_k):
                 chunks[chunk.id] = chunk
                 dense_scores[chunk.id] = sim
             rankings["dense"] = list(dense_scores)
-        if mode in ("hybrid", "bm25"):
-            for cid, score in bm25.get_index(self.store).search(query, s.candidate_k):
-                bm25_scores[cid] = score
+        if lexical is not None:
+            bm25_scores = dict(lexical.result())
             rankings["bm25"] = list(bm25_scores)
         fused = rrf(rankings, s.rrf_k)
+        # Chunks BM25 alone found come in one call, with their dense similarity (evidence
+        # scoring uses it); then the articles of the leading candidates, in one call.
         missing = [cid for cid, _, _ in fused[: k * 2] if cid not in chunks]
-        chunks.update(self.store.get_chunks(missing))
+        if missing:
+            for cid, (chunk, sim) in self.store.get_chunks_scored(
+                    missing, self.embed_query(query)).items():
+                chunks[cid] = chunk
+                dense_scores.setdefault(cid, sim)
+        order = [(cid, score, ranks) for cid, score, ranks in fused if cid in chunks]
         hits: list[Hit] = []
-        for cid, score, ranks in fused:
-            found = chunks.get(cid)
-            article = self.store.article(found.article_id) if found else None
-            if found is None or article is None:
-                continue  # a chunk whose article record is gone (an interrupted update)
-            hits.append(Hit(chunk=found, article=article, score=score,
-                            dense=dense_scores.get(cid), bm25=bm25_scores.get(cid), ranks=ranks))
-            if len(hits) >= k:
-                break
-        # Hits BM25 alone found get their dense similarity too: evidence scoring uses it.
-        need = [h.chunk.id for h in hits if h.dense is None]
-        if need:
-            sims = self.store.similarity(self.embed_query(query), need)
-            for h in hits:
-                if h.dense is None:
-                    h.dense = sims.get(h.chunk.id)
+        start = 0
+        while len(hits) < k and start < len(order):
+            batch = order[start:start + k - len(hits) + 2]
+            start += len(batch)
+            articles = self.store.articles_by_id([chunks[cid].article_id for cid, _, _ in batch])
+            for cid, score, ranks in batch:
+                chunk = chunks[cid]
+                article = articles.get(chunk.article_id)
+                if article is None:
+                    continue  # a chunk whose article record is gone (an interrupted update)
+                hits.append(Hit(chunk=chunk, article=article, score=score,
+                                dense=dense_scores.get(cid), bm25=bm25_scores.get(cid),
+                                ranks=ranks))
+                if len(hits) >= k:
+                    break
         return hits
