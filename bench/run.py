@@ -27,7 +27,6 @@ from bench.common import (
     RESULTS,
     ROOT,
     Metered,
-    Replay,
     RssSampler,
     load,
     percentile,
@@ -126,57 +125,6 @@ def compare(corpus: tuple[str, Path, Path], work: Path, sampler: RssSampler, onn
     return result, metered.kept
 
 
-def server(corpus: tuple[str, Path, Path], work: Path, sampler: RssSampler, onnx: Any,
-           vectors: dict[str, Any]) -> dict[str, Any]:
-    """The product against a real `chroma run` on loopback (CHROMA_HOST/CHROMA_PORT)."""
-    import socket
-
-    name, docs, qpath = corpus
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = work / "chroma-server-data"
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-    proc = subprocess.Popen([chroma, "run", "--path", str(data), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(port)
-        print(f"== server mode: chroma run on 127.0.0.1:{port} (pid {proc.pid})", flush=True)
-        prod = Product(work / "server-aux", onnx, chroma_host="127.0.0.1", chroma_port=port)
-        replay = Replay(onnx, vectors)  # the embedded run's vectors: same texts, same model
-        with sampler.phase() as ph:
-            summary = prod.ingest([str(docs)], embedder=replay)
-        qs = _questions(qpath)
-        modes = measure_product(prod, qs, ("hybrid",))
-        return {"corpus": name, "port": port,
-                "ingest": {**ph, **summary, "model_calls_for_new_texts": replay.misses,
-                           "server_bytes": sum(p.stat().st_size for p in data.rglob("*")
-                                               if p.is_file())},
-                "modes": modes}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_for(port: int, timeout: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code \
-                    == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"chroma server on port {port} did not start in {timeout:.0f} s")
-
-
 def startup(store: Path, reps: int) -> dict[str, Any]:
     """`rag --help` and a cold `rag ask` (new process each time), now and with the old
     sentence-transformers embedder swapped back in (the 'before')."""
@@ -273,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                 st_load = round(time.perf_counter() - t0, 3)
             results, kept = [], {}
             for corpus in corpora(articles):
-                if "compare" not in only and corpus[0] != "sample" and "server" not in only:
-                    continue
+                if "compare" not in only and corpus[0] != "sample":
+                    continue  # (the sample store is what start-up is timed on)
                 res, vecs = compare(corpus, work, sampler, onnx, st, keep="server" in only)
                 results.append(res)
                 kept = vecs
@@ -284,8 +232,12 @@ def main(argv: list[str] | None = None) -> int:
                                                                      st_load},
                                                 "corpora": results}, args.quick))
             if "server" in only:
-                written.append(save("server", server(corpora(articles)[1], work, sampler,
-                                                     onnx, kept), args.quick))
+                from bench.server import run as run_server
+
+                gen_corpus = corpora(articles)[1]
+                written.append(save("server", run_server(
+                    gen_corpus, work, sampler, onnx, kept, _questions(gen_corpus[2]),
+                    asks=ASKS["hybrid"]), args.quick))
         if "startup" in only:
             written.append(save("startup", startup(sample_store, args.reps), args.quick))
         if "embedders" in only:

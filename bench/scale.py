@@ -128,8 +128,10 @@ def _bulk(prod: Product, embedder: Any, target: int, n_articles: int, slice_file
     return counts, questions
 
 
-def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
-    from rag import bm25
+def build(n_chunks: int, work: Path) -> dict[str, Any]:
+    """Write a store of ~n_chunks into work/store (bulk, then the slice through the real
+    pipeline) and record what was built in work/build.json, so the store can be measured
+    later, by another process, with other code (`measure`)."""
     from rag.embeddings import get_embedder
     from rag.settings import load_settings
 
@@ -156,15 +158,27 @@ def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
                     "chunks_per_s_with_model": round(summary["chunks_embedded"] / stream_s, 1),
                     "chunks_per_s_without_model": round(
                         summary["chunks_embedded"] / max(stream_s - metered.seconds, 1e-9), 1)}
-    total = summary["chunks"]
-    out["chunks"] = total
-    out["store_bytes"] = prod.disk_bytes()
-    path = bm25.index_path(prod.store())
-    out["bm25_bytes"] = dir_bytes(path)
-    t0 = time.perf_counter()
-    bm25.BM25Index.load(path)
-    out["bm25_load_s"] = round(time.perf_counter() - t0, 3)
-    # Warm-process latency, over questions about articles in the collection.
+    out["chunks"] = summary["chunks"]
+    out["build_rss_mb"] = round(sampler.rss() / 2**20, 1)
+    sampler.close()
+    (work / "build.json").write_text(json.dumps({**out, "questions": questions[:QUESTIONS]}))
+    return out
+
+
+def measure(work: Path) -> dict[str, Any]:
+    """In this (fresh) process: open the store `build` wrote, then warm-process latency per
+    retrieval mode and extractive ask over questions about its articles, RSS, disk, and the
+    time to add one new article (a real `rag ingest` of one file, model loaded)."""
+    from rag.embeddings import get_embedder
+    from rag.settings import load_settings
+
+    built = json.loads((work / "build.json").read_text())
+    questions = built.pop("questions")
+    sampler = RssSampler()
+    onnx = get_embedder(load_settings(store_dir=work / "store"))
+    prod = Product(work / "store", onnx)
+    out: dict[str, Any] = {**built, "store_bytes": prod.disk_bytes()}
+    out["lexical_bytes"] = _lexical_bytes(prod)
     texts = [q["question"] for q in questions[:QUESTIONS]]
     out["modes"] = {}
     for mode in ("hybrid", "dense", "bm25"):
@@ -182,8 +196,36 @@ def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
                           "load": load()}
         out["modes"][mode] = row
     out["warm_rss_mb"] = round(sampler.rss() / 2**20, 1)
+    out["add_one"] = add_one_article(prod, work, sampler)
     sampler.close()
     return out
+
+
+def add_one_article(prod: Product, work: Path, sampler: RssSampler) -> dict[str, Any]:
+    """Seconds for `rag ingest` of one new article (as a file) into the store: load, chunk,
+    embed with the real model, write, and bring the lexical index up to date. Each call
+    writes an article never seen before, so it is always a real addition."""
+    art = next(iter(gen.generate(1, seed=int(time.time()))))[0]
+    path = work / f"new-{time.time_ns()}.txt"
+    path.write_text(art.text + f"\n\nFiled {time.time_ns()}.\n", encoding="utf-8")
+    with sampler.phase() as ph:
+        summary = prod.ingest([str(path)])
+    return {**ph, **summary}
+
+
+def _lexical_bytes(prod: Product) -> int | None:
+    """Bytes of the lexical index files beside the store (whatever form they take)."""
+    aux = prod.settings.store_dir / "aux"
+    return dir_bytes(aux) if aux.exists() else None
+
+
+def one_size(n_chunks: int, work: Path) -> dict[str, Any]:
+    build(n_chunks, work)
+    done = subprocess.run([sys.executable, "-m", "bench.scale", "measure", str(work)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"scale {n_chunks}: {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def run_sizes(sizes: list[int], work: Path, quick: bool = False) -> dict[str, Any]:
@@ -215,5 +257,10 @@ if __name__ == "__main__":
     import os
 
     os.environ.setdefault("RAG_MODEL_CACHE", str(OUT / "models"))
-    result = one_size(int(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "build":  # build N DIR: the store only (then `measure DIR`, any time)
+        result = build(int(sys.argv[2]), Path(sys.argv[3]))
+    elif sys.argv[1] == "measure":  # measure DIR: a store `build` left there
+        result = measure(Path(sys.argv[2]))
+    else:  # N DIR: both
+        result = one_size(int(sys.argv[1]), Path(sys.argv[2]))
     print(json.dumps(result))

@@ -73,17 +73,42 @@ def compare_table(c: dict[str, Any]) -> str:
     return head + "\n" + "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
-def server_table(sv: dict[str, Any]) -> str:
-    h = sv["modes"]["hybrid"]
-    return ("| Chroma server (`chroma run`, loopback) | product (hybrid) |\n|---|---|\n"
-            f"| corpus | {sv['corpus']} |\n"
-            f"| hit@5 / MRR@5 | {h['quality']['hit@5']:.3f} / {h['quality']['mrr@5']:.3f} |\n"
-            f"| retrieval p50 / p95 ms | {_ms(h['retrieve'])} |\n"
-            f"| `ask` p50 / p95 ms | {_ms(h['ask'])} |\n"
-            f"| ingest s (vectors reused from the embedded run) | "
-            f"{sv['ingest']['seconds']:.1f} |\n"
-            f"| server data on disk MiB | {_mb(sv['ingest']['server_bytes'])} |\n"
-            f"| load avg | {_load(h['retrieve']['load'], h['ask']['load'])} |")
+def _was(new: str, old: str | None) -> str:
+    """A figure next to the one it replaces.
+
+    Example: _was("25.0", "63.9") == "25.0 (was 63.9)"
+    """
+    return f"{new} (was {old})" if old and old != new else new
+
+
+def server_table(sv: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """Embedded and server side by side (`bench.server`), the old server-only row beside."""
+    if "ask" not in sv:  # the older shape: server only
+        h = sv["modes"]["hybrid"]
+        return ("| Chroma server (`chroma run`, loopback) | product (hybrid) |\n|---|---|\n"
+                f"| corpus | {sv['corpus']} |\n"
+                f"| retrieval p50 / p95 ms | {_ms(h['retrieve'])} |\n"
+                f"| `ask` p50 / p95 ms | {_ms(h['ask'])} |\n"
+                f"| load avg | {_load(h['retrieve']['load'], h['ask']['load'])} |")
+    old = before["modes"]["hybrid"] if before and "modes" in before else None
+    e, s = sv["ingest"]["embedded"], sv["ingest"]["server"]
+    rows = [
+        ("retrieval p50 / p95 ms", _ms(sv["retrieve"]["embedded"]),
+         _was(_ms(sv["retrieve"]["server"]), _ms(old["retrieve"]) if old else None),
+         f"{sv['ratio']['retrieve_p50']:.2f}×"),
+        ("`ask` p50 / p95 ms (extractive)", _ms(sv["ask"]["embedded"]),
+         _was(_ms(sv["ask"]["server"]), _ms(old["ask"]) if old else None),
+         f"{sv['ratio']['ask_p50']:.2f}×"),
+        ("questions timed (retrieve / ask)", f"{sv['retrieve']['embedded']['n']} / "
+         f"{sv['ask']['embedded']['n']}", "same, alternating", ""),
+        (f"ingest s (vectors {sv['vectors']})", f"{e['seconds']:.1f}", f"{s['seconds']:.1f}", ""),
+        ("data on disk MiB", _mb(e.get("store_bytes")), _mb(s.get("server_bytes")), ""),
+        ("load avg", _load(sv["retrieve"]["embedded"]["load"], sv["ask"]["embedded"]["load"]),
+         _was("same", _load(old["retrieve"]["load"], old["ask"]["load"]) if old else None), ""),
+    ]
+    head = (f"| {sv['corpus']}, hybrid | embedded | Chroma server (`chroma run`, loopback) | "
+            "server / embedded |\n|---|---|---|---|")
+    return head + "\n" + "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
 def startup_table(st: dict[str, Any]) -> str:
@@ -124,22 +149,38 @@ def memory_table(m: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def scale_table(sc: dict[str, Any]) -> str:
+def scale_table(sc: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """One row per size; where an earlier run measured the same size (within 5%), its
+    figure follows in brackets."""
+    old_rows = (before or {}).get("sizes", [])
     out = ["| chunks | retrieve p50 / p95 ms hybrid | dense | BM25 | `ask` p50 / p95 ms | "
-           "ingest chunks/s (with model / pipeline only) | BM25 rebuild s | BM25 load s | "
-           "peak RSS ingest MiB (stream / rebuild) | RSS warm MiB | disk MiB | load avg |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "add one article s | BM25 rebuild s | peak RSS ingest MiB | RSS warm MiB | "
+           "disk MiB | load avg |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(sc["sizes"], key=lambda r: r["chunks"]):
-        m, sl = r["modes"], r["slice"]
-        rb = sl["bm25_rebuild"]
-        out.append(
-            f"| {r['chunks']:,} | {_ms(m['hybrid']['retrieve'])} | {_ms(m['dense']['retrieve'])}"
-            f" | {_ms(m['bm25']['retrieve'])} | {_ms(m['hybrid']['ask'])} | "
-            f"{sl['chunks_per_s_with_model']:.0f} / {sl['chunks_per_s_without_model']:.0f} | "
-            f"{rb.get('seconds', 0):.1f} | {r['bm25_load_s']:.2f} | "
-            f"{rb.get('stream_peak_rss_mb', 0):,.0f} / {rb.get('peak_rss_mb', 0):,.0f} | "
-            f"{r['warm_rss_mb']:,.0f} | {_mb(r['store_bytes'])} | "
-            f"{_load(m['hybrid']['retrieve']['load'], m['hybrid']['ask']['load'])} |")
+        o = next((x for x in old_rows if abs(x["chunks"] - r["chunks"]) <= 0.05 * r["chunks"]),
+                 None)
+
+        def cell(mode: str, what: str, row: dict[str, Any] = r, old: Any = o) -> str:
+            new = _ms(row["modes"][mode].get(what))
+            return _was(new, _ms(old["modes"][mode].get(what)) if old else None)
+
+        def loads(row: dict[str, Any] | None) -> str | None:
+            if row is None:
+                return None
+            h = row["modes"]["hybrid"]
+            return _load(h["retrieve"]["load"], h["ask"]["load"])
+
+        rebuild = r["slice"].get("bm25_rebuild", {}).get("seconds")
+        add = r.get("add_one")
+        cells = [f"{r['chunks']:,}", cell("hybrid", "retrieve"), cell("dense", "retrieve"),
+                 cell("bm25", "retrieve"), cell("hybrid", "ask"),
+                 f"{add['seconds']:.2f}" if add else "–",
+                 f"{rebuild:.1f}" if rebuild is not None else "–",
+                 f"{r['slice']['peak_rss_mb']:,.0f}", f"{r['warm_rss_mb']:,.0f}",
+                 _was(_mb(r["store_bytes"]), _mb(o["store_bytes"]) if o else None),
+                 _was(str(loads(r)), loads(o))]
+        out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -206,7 +247,9 @@ def render(folders: list[Path]) -> str:
                      ("embedders", embedders_table), ("memory", memory_table),
                      ("scale", scale_table)):
         data = _read(folder, name)
-        if data:
+        if data and name in ("server", "scale"):  # with the run they replace beside them
+            parts.append(fn(data, _read(folder, f"{name}-before")))  # type: ignore[operator]
+        elif data:
             parts.append(fn(data))
     g = goals(folder)
     if g:
