@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 from rag.types import Sentence
 
@@ -136,9 +137,29 @@ def normalize(text: str) -> str:
 
     Example: normalize("“Hi”  —\\nthere") == '"Hi" - there'
     """
-    # Character by character, exactly as normalize_with_map does, so a quote and the
-    # article it comes from fold the same way.
-    return normalize_with_map(text)[0]
+    # The same output as normalize_with_map, character by character, so a quote and the
+    # article it comes from fold the same way; built with str.translate and split (C loops)
+    # because scoring evidence calls this thousands of times per question.
+    if text.isascii():
+        return " ".join(text.split())
+    table: dict[int, str] = {}
+    for ch in set(text):
+        if not ch.isascii():
+            c = _fold(ch)
+            if len(c) > 1 and not c.isspace() and any(x.isspace() for x in c):
+                return normalize_with_map(text)[0]  # a fold mixing spaces and letters
+            table[ord(ch)] = c
+    return " ".join(text.translate(table).split())
+
+
+@lru_cache(maxsize=8192)
+def _fold(ch: str) -> str:
+    """One character decomposed, accents dropped, quote marks and dashes folded.
+
+    Example: _fold("é") == "e"
+    """
+    return "".join(x for x in unicodedata.normalize("NFKD", ch)
+                   if not unicodedata.combining(x)).translate(_QUOTES)
 
 
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
@@ -151,8 +172,7 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
     pending_space = False
     for i, ch in enumerate(text):
         # Decompose and drop accents: "café" and "cafe\u0301" fold alike, one char at a time.
-        c = "".join(x for x in unicodedata.normalize("NFKD", ch)
-                    if not unicodedata.combining(x)).translate(_QUOTES)
+        c = ch if ch.isascii() and not ch.isspace() else _fold(ch)
         if not c:
             continue
         if c.isspace():

@@ -17,7 +17,7 @@ from index.metadata import make_article
 from rag.embeddings import BUNDLED_WEIGHTS, MINILM_NAME
 from rag.settings import load_settings
 from rag.store import open_store
-from rag.text import split_sentences
+from rag.text import normalize, normalize_with_map, split_sentences
 from rag.types import Article, Chunk
 from tests.conftest import SAMPLE
 
@@ -197,3 +197,17 @@ def test_an_over_long_sentence_is_cut_at_word_boundaries() -> None:
     t = text.strip()
     for s, e in spans:
         assert (s == 0 or t[s - 1] == " ") and (e == len(t) or t[e] == " ")
+
+
+@pytest.mark.parametrize("text", [
+    "“Hi”  —\nthere", "café and cafe\u0301", " a\u00a0b ", "x\u00a8y", "ﬁne ½ \u2028 z", "",
+    "   ", "«non» – \u200b ok", "\u0301a", "Ｆｕｌｌ\u3000width", "plain ascii,\tline\r\n",
+])
+def test_normalize_folds_exactly_as_the_offset_map_does(text: str) -> None:
+    """A quote (normalize) and its article (normalize_with_map) must fold alike, or a
+    verbatim quote is not found: the fast path gives the same text, accents, quote marks,
+    dashes, odd spaces and all."""
+    assert normalize(text) == normalize_with_map(text)[0]
+    for source in SAMPLE.glob("*.txt"):
+        article = source.read_text(encoding="utf-8")
+        assert normalize(article) == normalize_with_map(article)[0]
