@@ -8,11 +8,14 @@ parts:
 2. slice: the last ~SLICE chunks through the real pipeline (`Ingestor.run` on a JSONL file)
    with the real ONNX model. Its throughput is ingest throughput *at that collection size*,
    and it ends with the real BM25 rebuild over all N chunks.
-Then, in the same warm process: BM25 load time, retrieval p50/p95 per mode, extractive ask
-p50/p95, RSS and disk. Retrieval quality is not reported here (synthetic vectors); see the
-side-by-side comparison for quality.
+Then, in a new warm process (`measure`): retrieval p50/p95 per mode, extractive ask p50/p95,
+RSS and disk, and the seconds to add one new article to the store. Retrieval quality is not
+reported here (synthetic vectors); see the side-by-side comparison for quality.
 
-    python -m bench.scale 10000 /tmp/scale-10k      # one size, prints JSON
+    python -m bench.scale 10000 /tmp/scale-10k      # one size, both steps, prints JSON
+    python -m bench.scale build 100000 /tmp/s100k   # the store only (long: start it early)
+    python -m bench.scale measure /tmp/s100k > /tmp/s100k.json   # with the code under test
+    python -m bench.scale collect /tmp/s10k.json /tmp/s100k.json  # scale.json and the plot
 """
 
 from __future__ import annotations
@@ -185,20 +188,30 @@ def measure(work: Path) -> dict[str, Any]:
         with sampler.phase() as ph:
             prod.retrieve("What happened at the meeting on Tuesday?", mode)
         prod.forget_queries()
-        ms = [timed(prod.retrieve, q, mode)[0] for q in texts]
         row: dict[str, Any] = {"first_query_s": ph["seconds"],
-                               "retrieve": {"p50_ms": percentile(ms, 50),
-                                            "p95_ms": percentile(ms, 95), "load": load()}}
+                               "retrieve": _latency(prod.retrieve, texts, mode)}
         if mode == "hybrid":
             prod.forget_queries()
-            ms = [timed(prod.ask, q, mode)[0] for q in texts[:100]]
-            row["ask"] = {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-                          "load": load()}
+            row["ask"] = _latency(prod.ask, texts[:100], mode)
         out["modes"][mode] = row
     out["warm_rss_mb"] = round(sampler.rss() / 2**20, 1)
     out["add_one"] = add_one_article(prod, work, sampler)
     sampler.close()
     return out
+
+
+def _latency(fn: Any, questions: list[str], *args: Any) -> dict[str, Any]:
+    """p50/p95 wall milliseconds per call, and p50 CPU milliseconds of this process (all
+    its threads): on a loaded machine the wall time mostly measures the queue for a core,
+    the CPU time what the call itself costs."""
+    before = load()
+    wall, cpu = [], []
+    for q in questions:
+        c0 = time.process_time()
+        wall.append(timed(fn, q, *args)[0])
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"p50_ms": percentile(wall, 50), "p95_ms": percentile(wall, 95),
+            "cpu_p50_ms": percentile(cpu, 50), "n": len(wall), "load": [before, load()]}
 
 
 def add_one_article(prod: Product, work: Path, sampler: RssSampler) -> dict[str, Any]:
@@ -253,6 +266,24 @@ def run_sizes(sizes: list[int], work: Path, quick: bool = False) -> dict[str, An
     return {"sizes": rows, "plot": str(png.relative_to(OUT.parent.parent))}
 
 
+def collect(row_files: list[Path]) -> dict[str, Any]:
+    """bench/results/scale.json and the plot (bench/out/scale.png, docs/bench-scale.png)
+    from rows that `measure` printed, one file each (sizes built and measured apart)."""
+    import os
+    import shutil
+
+    from bench.common import RESULTS, ROOT
+    from bench.plot import plot_scale
+
+    rows = [json.loads(f.read_text().strip().splitlines()[-1]) for f in row_files]
+    png = plot_scale(rows, OUT / "scale.png")
+    shutil.copy(png, ROOT / "docs" / "bench-scale.png")
+    data = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(),
+            "quick": False, "sizes": rows, "plot": str(png.relative_to(ROOT))}
+    (RESULTS / "scale.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return {"sizes": [r["chunks"] for r in rows], "plot": data["plot"]}
+
+
 if __name__ == "__main__":
     import os
 
@@ -261,6 +292,8 @@ if __name__ == "__main__":
         result = build(int(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1] == "measure":  # measure DIR: a store `build` left there
         result = measure(Path(sys.argv[2]))
+    elif sys.argv[1] == "collect":  # collect ROW.json...: the measured rows as scale.json
+        result = collect([Path(a) for a in sys.argv[2:]])
     else:  # N DIR: both
         result = one_size(int(sys.argv[1]), Path(sys.argv[2]))
     print(json.dumps(result))

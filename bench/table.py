@@ -13,6 +13,12 @@ from typing import Any
 
 from bench.common import RESULTS, ROOT
 
+COMMANDS = {
+    "server": "`python -m bench.run --only server`",
+    "scale": "Per size: `python -m bench.scale build N DIR`, then `python -m bench.scale measure "
+             "DIR > ROW.json`; `python -m bench.scale collect ROW.json...`",
+}
+
 
 def _read(folder: Path, name: str) -> dict[str, Any] | None:
     path = folder / f"{name}.json"
@@ -20,7 +26,14 @@ def _read(folder: Path, name: str) -> dict[str, Any] | None:
 
 
 def _ms(d: dict[str, Any] | None) -> str:
-    return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}" if d and d.get("p50_ms") is not None else "–"
+    """p50 / p95 wall ms, and the p50 CPU ms of the call where measured.
+
+    Example: _ms({"p50_ms": 20, "p95_ms": 30, "cpu_p50_ms": 12}) == "20.0 / 30.0 (CPU 12.0)"
+    """
+    if not d or d.get("p50_ms") is None:
+        return "–"
+    cpu = f" (CPU {d['cpu_p50_ms']:.1f})" if d.get("cpu_p50_ms") is not None else ""
+    return f"{d['p50_ms']:.1f} / {d['p95_ms']:.1f}{cpu}"
 
 
 def _mb(n: float | None) -> str:
@@ -248,7 +261,10 @@ def render(folders: list[Path]) -> str:
                      ("scale", scale_table)):
         data = _read(folder, name)
         if data and name in ("server", "scale"):  # with the run they replace beside them
-            parts.append(fn(data, _read(folder, f"{name}-before")))  # type: ignore[operator]
+            before = _read(folder, f"{name}-before")
+            parts.append(f"{COMMANDS[name]} ({data.get('when', '?')}; the figures in brackets: "
+                         f"{before.get('when', '?') if before else 'none'})\n\n"
+                         + fn(data, before))  # type: ignore[operator]
         elif data:
             parts.append(fn(data))
     g = goals(folder)
