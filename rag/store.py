@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ class Store:
 
         self.settings = settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.client: Any = None
         try:
             if settings.chroma_host:
                 self.client = chromadb.HttpClient(host=settings.chroma_host,
@@ -52,6 +52,8 @@ class Store:
         except Exception as exc:
             raise store_failure(settings, exc, opening=True) or StoreError(
                 f"cannot open the store at {settings.store_dir}: {exc}") from None
+        # Calls on the client (collection lookups, metadata reads) fail like the collections'.
+        self.client = _Translated(self.client, self)
         self._create = create
         self._article_memo: dict[str, Article] = {}
         self._chunks: Any = None
@@ -65,6 +67,8 @@ class Store:
                 embedding_function=None)
         try:
             return self.client.get_collection(name, embedding_function=None)
+        except StoreUnavailableError:
+            raise
         except Exception:
             raise EmptyStoreError(f"the store at {self.location} holds no collection "
                                   f"{name!r}: run `rag ingest PATH` first") from None
@@ -99,6 +103,8 @@ class Store:
         """The embedding model that built the store, without binding to it."""
         try:
             col = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except StoreUnavailableError:
+            raise
         except Exception:
             return None
         return (col.metadata or {}).get("embed_model")
@@ -268,14 +274,14 @@ class Store:
 
 
 class _Translated:
-    """A Chroma collection whose failures arrive as StoreUnavailableError, with one line
-    naming the store: the store's edge, so no surface sees a Chroma or HTTP exception (a
-    server stopped mid-query is a 503, not a 500). Every call goes through, nothing else
-    changes: the same client reconnects when the server is back."""
+    """A Chroma client or collection whose failures arrive as StoreUnavailableError, one line
+    from store_failure naming the store: the store's edge, so no surface sees a Chroma or
+    HTTP exception (a server stopped mid-query is a 503, not a 500). Every call goes
+    through, nothing else changes: the same client reconnects when the server is back."""
 
     def __init__(self, inner: Any, store: Store) -> None:
         self._inner = inner
-        self._store = store
+        self._settings = store.settings
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
@@ -287,36 +293,17 @@ class _Translated:
             try:
                 return attr(*args, **kwargs)
             except Exception as exc:
-                if not _store_failure(exc):
-                    raise  # a bug on our side stays loud
-                store = self._store
-                raise StoreUnavailableError(failure_message(
-                    store.location, bool(store.settings.chroma_host), exc)) from exc
+                failure = None if _not_found(exc) else store_failure(self._settings, exc)
+                if failure is None:
+                    raise  # not the store's failure: a bug stays loud, "no such id" is data
+                raise StoreUnavailableError(" ".join(str(failure).split())) from exc
         return call
 
 
-def _store_failure(exc: Exception) -> bool:
-    """Whether a Chroma call failed because of the store, not the caller: Chroma's errors,
-    httpx's (a server gone: connection refused, reset, timeout), OS errors, and the bare
-    Exception chromadb raises for an HTTP error it has no type for."""
-    import httpx
-    from chromadb.errors import ChromaError
+def _not_found(exc: Exception) -> bool:
+    from chromadb.errors import NotFoundError
 
-    return isinstance(exc, ChromaError | httpx.HTTPError | OSError) or type(exc) is Exception
-
-
-def failure_message(location: str, server: bool, exc: BaseException) -> str:
-    """One line saying which store failed and how.
-
-    Example: failure_message("/s", False, OSError("disk full")) ==
-        "the store at /s failed (OSError: disk full)"
-    """
-    detail = re.sub(r"\s+", " ", str(exc)).strip()[:200]
-    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    if server:
-        return (f"the Chroma server at {location} is unavailable ({what}); "
-                "try again when it is back")
-    return f"the store at {location} failed ({what})"
+    return isinstance(exc, NotFoundError)
 
 
 def _to_article(aid: str, text: str, meta: dict[str, Any]) -> Article:

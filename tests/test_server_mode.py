@@ -142,7 +142,7 @@ def test_chroma_going_away_is_a_503_then_the_service_recovers(
     settings = surface_settings(tmp_path / "aux", tmp_path)
     ingest([str(SAMPLE)], settings)
     question = {"question": "How many hostages remain held in Gaza?"}
-    where = f"http://{chroma.host}:{chroma.port}"
+    where = f"{chroma.host}:{chroma.port}"
     with live_server(create_app(settings, RagService(settings))) as url, \
             httpx.Client(base_url=url, timeout=300) as http:
         first = http.post("/api/ask", json=question)
@@ -159,7 +159,7 @@ def test_chroma_going_away_is_a_503_then_the_service_recovers(
             body = r.json()
             assert body["ok"] is False and body["status"] == 503, r.text
             message = body["error"]
-            assert f"Chroma server at {where} is unavailable" in message, r.text
+            assert f"the Chroma server at {where}" in message, r.text
             assert "\n" not in message and "Traceback" not in r.text
         health = http.get("/healthz")
         assert health.status_code == 503, health.text
@@ -171,7 +171,7 @@ def test_chroma_going_away_is_a_503_then_the_service_recovers(
                                           RAG_LLM="extractive"))
         assert proc.returncode == 1 and proc.stdout == ""
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert where.split("//")[1] in proc.stderr and "Traceback" not in proc.stderr
+        assert where in proc.stderr and "Traceback" not in proc.stderr
 
         chroma.start()  # the same data, the same port: the running service picks it up
         again = http.post("/api/ask", json=question)
