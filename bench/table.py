@@ -194,6 +194,11 @@ def scale_table(sc: dict[str, Any], before: dict[str, Any] | None = None) -> str
                  _was(_mb(r["store_bytes"]), _mb(o["store_bytes"]) if o else None),
                  _was(str(loads(r)), loads(o))]
         out.append("| " + " | ".join(cells) + " |")
+    for o in old_rows:  # sizes the new run did not reach
+        if not any(abs(o["chunks"] - r["chunks"]) <= 0.05 * o["chunks"] for r in sc["sizes"]):
+            h = o["modes"]["hybrid"]
+            out.append(f"| {o['chunks']:,} | not rerun (was {_ms(h['retrieve'])}) | | | "
+                       f"(was {_ms(h['ask'])}) | | | | | | |")
     return "\n".join(out)
 
 
@@ -292,8 +297,8 @@ def render(folders: list[Path]) -> str:
         data = _read(folder, name)
         if data and name in ("server", "scale"):  # with the run they replace beside them
             before = _read(folder, f"{name}-before")
-            parts.append(f"{COMMANDS[name]} ({data.get('when', '?')}; the figures in brackets: "
-                         f"{before.get('when', '?') if before else 'none'})\n\n"
+            parts.append(f"{COMMANDS[name]} ({data.get('when', '?')}; \"was\": the run it "
+                         f"replaces, {before.get('when', '?') if before else 'none'})\n\n"
                          + fn(data, before))  # type: ignore[operator]
         elif data:
             parts.append(fn(data))
