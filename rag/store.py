@@ -200,18 +200,10 @@ class Store:
                 yield cid, str(meta["article_id"]), doc
             offset += len(got["ids"])
 
-    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
-        if not ids:
-            return {}
-        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        return {cid: _to_chunk(cid, doc, meta)
-                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"],
-                                          strict=True)}
-
     def get_chunks_scored(self, ids: Sequence[str], vector: np.ndarray
                           ) -> dict[str, tuple[Chunk, float]]:
-        """Chunks with the cosine similarity of their stored embedding to `vector`, in one
-        Chroma call (get_chunks and similarity together)."""
+        """Chunks with the cosine similarity of their stored embedding to `vector` (stored
+        vectors are normalised), in one Chroma call."""
         if not ids:
             return {}
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
@@ -219,14 +211,6 @@ class Store:
         return {cid: (_to_chunk(cid, doc, meta), float(sim))
                 for cid, doc, meta, sim in zip(got["ids"], got["documents"], got["metadatas"],
                                                sims, strict=True)}
-
-    def similarity(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-        """Cosine similarity of stored chunk embeddings to `vector` (they are normalised)."""
-        if not ids:
-            return {}
-        got = self.chunks.get(ids=list(ids), include=["embeddings"])
-        vecs = np.asarray(got["embeddings"], dtype=np.float32)
-        return {cid: float(v @ vector) for cid, v in zip(got["ids"], vecs, strict=True)}
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - cosine distance). Chroma returns fewer
