@@ -61,6 +61,7 @@ def _context(sentence: str, start: int, end: int, width: int = 4) -> frozenset[s
 _SAME = {w: "casualty" for w in ("kill", "killed", "killing", "dead", "death", "deaths", "died",
                                  "die", "casualties", "casualty", "fatalities", "lives", "toll")}
 _SAME.update({w: "hostage" for w in ("hostage", "hostages", "captive", "captives", "abducted")})
+_SAME.update({w: "remain" for w in ("still", "remain", "remains", "remaining", "remained")})
 
 
 def _root(word: str) -> str:
@@ -123,7 +124,22 @@ def topic_roots(question: str) -> set[str]:
             if w.lower() not in STOPWORDS and len(w) > 2}
 
 
-CONFLICT_COVERAGE = 0.45
+CONFLICT_COVERAGE = 0.6
+
+
+def topic_coverage(topic: set[str], text: str) -> float:
+    """Share of the question's roots the text holds, words for one measure counting alike
+    ("death toll" ~ "casualties", "still held" ~ "remaining"), so any wording of a question
+    finds the same figures.
+
+    Example: topic_coverage(topic_roots("october 7 death toll"),
+                            "It started on October 7. It resulted in 1,140 casualties.") == 1.0
+    """
+    if not topic:
+        return 0.0
+    have = topic_roots(text)
+    found = [t for t in topic if any(h.startswith(t[:5]) or t.startswith(h[:5]) for h in have)]
+    return len(found) / len(topic)
 
 
 @dataclass(frozen=True)
@@ -140,14 +156,15 @@ class Disagreement:
 def find_conflicts(question: str, ranked: list[Evidence], window: float = 0.3
                    ) -> list[Disagreement]:
     """Pairs of relevant sentences from different articles giving different figures for
-    what the question asks about, best pair first. Each sentence must itself be about the
-    question (hold at least CONFLICT_COVERAGE of its weighted terms): two strikes' tolls
-    found while looking for a war's toll are not a disagreement."""
+    what the question asks about, best pair first. Each quote must itself be about the
+    question (hold at least CONFLICT_COVERAGE of its terms, synonyms of one measure
+    counting alike): two strikes' tolls found while looking for a war's toll are not a
+    disagreement."""
     if not ranked:
         return []
     topic = topic_roots(question)
-    pool = [e for e in ranked
-            if e.score >= ranked[0].score - window and e.lexical >= CONFLICT_COVERAGE][:12]
+    pool = [e for e in ranked if e.score >= ranked[0].score - window
+            and topic_coverage(topic, e.quote) >= CONFLICT_COVERAGE][:12]
     out = []
     for i, a in enumerate(pool):
         for b in pool[i + 1:]:

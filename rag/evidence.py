@@ -200,9 +200,23 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def _follower_end(article: Article, end: int) -> int:
+def _announces(sentence: str) -> bool:
+    """A heading, a question or a line ending in a colon: what answers it comes next.
+
+    Example: _announces("Why is it called Python?") and not _announces("It rained.")
+    """
+    tail = sentence.rstrip()[-1:]
+    return tail in ("?", ":") or (tail not in ".!\"'”’)…" and len(sentence) < 100)
+
+
+def _follower_end(article: Article, start: int, end: int) -> int:
     """End of the next sentence when it leans on the one ending at `end` ("It resulted
-    in ...", "Under this proposal ...", or a quotation continuing a speaker); else `end`."""
+    in ...", "Under this proposal ...", or a quotation continuing a speaker), or answers it
+    (a heading, an FAQ's question, a line ending in a colon: then across a paragraph
+    break); else `end`."""
+    if _announces(article.text[start:end]):
+        following = split_sentences(article.text[end:end + 800], base=end)
+        return following[0].end if following else end
     gap = article.text[end:end + 3]
     if "\n\n" in gap:
         return end
@@ -249,7 +263,7 @@ def candidates(hits: list[Hit]) -> list[Evidence]:
             if key in seen or len(s.text) < 12:
                 continue
             seen.add(key)
-            ext = _follower_end(hit.article, s.end)
+            ext = _follower_end(hit.article, s.start, s.end)
             ext = _quotation_end(hit.article, s.start, max(s.end, ext))
             out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext))
     return out

@@ -4,11 +4,13 @@ answerer (rag/answering.py, rag/conflicts.py)."""
 
 from __future__ import annotations
 
+from rag.answer_match import announces_list, enumeration
 from rag.citations import Span, make_citation
 from rag.conflicts import find_conflicts
 from rag.evidence import Evidence
-from rag.text import words
-from rag.types import Draft
+from rag.question import analyse
+from rag.text import split_sentences, words
+from rag.types import Article, Draft
 
 
 def _redundant(e: Evidence, chosen: list[Evidence]) -> bool:
@@ -18,6 +20,19 @@ def _redundant(e: Evidence, chosen: list[Evidence]) -> bool:
         if len(mine & theirs) / max(1, min(len(mine), len(theirs))) > 0.7:
             return True
     return False
+
+
+def list_end(article: Article, end: int) -> int:
+    """Where the list a sentence announces ends: "... if specific conditions are met." is
+    followed, within the next paragraph, by the sentence that lists them. `end` when the
+    next sentences list nothing.
+
+    Example: list_end(art("Terms apply: \\n\\nA, B, C and D."), 12) == 29
+    """
+    for s in split_sentences(article.text[end:end + 800], base=end)[:2]:
+        if len(enumeration(s.text)) >= 3:
+            return s.end
+    return end
 
 
 def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: int) -> Draft:
@@ -36,6 +51,9 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             if e.score < max(floor, best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
-    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, max(e.end, e.ext_end)))
-                 for n, e in enumerate(chosen, 1)]
+    ends = [max(e.end, e.ext_end) for e in chosen]
+    if analyse(question).type == "list" and announces_list(chosen[0].quote):
+        ends[0] = list_end(chosen[0].article, ends[0])  # the list itself, not its promise
+    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, end))
+                 for n, (e, end) in enumerate(zip(chosen, ends, strict=True), 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)

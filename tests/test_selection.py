@@ -1,0 +1,72 @@
+"""What the extractive answerer chooses to quote, over the sample articles: the figures of a
+disagreement for any wording of the question, the answer after a heading or an FAQ's
+question, and the list a sentence promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.conflicts import topic_coverage, topic_roots
+from rag.evidence import _follower_end
+from rag.extractive import list_end
+from rag.service import RagService
+from rag.types import Article
+
+OCT7 = ["How many people were killed on October 7?", "october 7 death toll",
+        "how many died in the hamas attack on israel",
+        "What was the death toll of the October 7 attack?"]
+
+
+@pytest.mark.parametrize("question", OCT7)
+def test_both_october_7_figures_show_for_any_wording(service: RagService, question: str
+                                                     ) -> None:
+    a = service.ask(question)
+    assert "1,200" in a.answer and "1,140" in a.answer
+    [conflict] = a.conflicts
+    assert {f.value for f in conflict.figures} == {"1,200", "1,140"}
+
+
+def test_hostages_still_held_shows_both_counts(service: RagService) -> None:
+    a = service.ask("how many hostages are still held in gaza")
+    assert "97" in a.answer and "129" in a.answer
+    assert {f.value for f in a.conflicts[0].figures} == {"97", "129"}
+
+
+def test_two_strikes_tolls_are_not_a_war_toll(service: RagService) -> None:
+    a = service.ask("How many Palestinians have been killed?")
+    assert not a.conflicts  # Beirut's 13 vs 18 count another thing
+
+
+@pytest.mark.parametrize(("question", "text", "covered"), [
+    ("october 7 death toll", "It started on October 7. It resulted in 1,140 casualties.", 1.0),
+    ("how many hostages are still held", "the 129 remaining captives", 2 / 3),
+    ("How many Palestinians have been killed?", "13 people killed near a hospital", 0.5),
+])
+def test_topic_coverage_counts_words_for_one_measure_alike(question: str, text: str,
+                                                           covered: float) -> None:
+    assert topic_coverage(topic_roots(question), text) == pytest.approx(covered)
+
+
+def article(text: str) -> Article:
+    return Article(id="a", text=text, title="t", source="", url="")
+
+
+@pytest.mark.parametrize(("text", "sentence", "quoted"), [
+    ("Why is it called Python?\n\nIt was named after Monty Python. More.",
+     "Why is it called Python?", "Why is it called Python?\n\nIt was named after Monty Python."),
+    ("Installing packages\n\nUse pip to install them. Then run.", "Installing packages",
+     "Installing packages\n\nUse pip to install them."),
+    ("It rained.\n\nThe sun came out.", "It rained.", "It rained."),
+])
+def test_a_heading_or_question_is_quoted_with_what_answers_it(text: str, sentence: str,
+                                                              quoted: str) -> None:
+    a = article(text)
+    assert text[:_follower_end(a, 0, len(sentence))] == quoted
+
+
+def test_a_promised_list_is_quoted_with_the_list() -> None:
+    text = ("Hamas is ready to stop if specific conditions are met.\n\n"
+            "Israel must withdraw, allow aid, free prisoners and end the war. Later news.")
+    end = text.index("met.") + 4
+    assert text[:list_end(article(text), end)].endswith("end the war.")
+    assert list_end(article("No list here. Nor here."), 13) == 13
