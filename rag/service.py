@@ -34,6 +34,7 @@ from rag.types import (
     Turn,
 )
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -45,6 +46,11 @@ def clean_question(question: str, max_chars: int) -> str:
     """
     if not isinstance(question, str):
         raise InputError("the question must be text")
+    bad = _SURROGATE.search(question)
+    if bad:  # "\ud800" from JSON, or undecodable bytes from a terminal: not text
+        code = f"U+{ord(bad.group()):04X}"
+        raise InputError(f"the question holds a character that is not text ({code} at "
+                         f"position {bad.start()}): send UTF-8")
     q = " ".join(_CONTROL.sub(" ", question).split())
     if not q:
         raise InputError("the question is empty")

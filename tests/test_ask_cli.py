@@ -75,6 +75,16 @@ def test_empty_question_fails_cleanly(sample_store: Path) -> None:
     no_traceback(proc)
 
 
+def test_undecodable_bytes_in_the_question_fail_cleanly(sample_store: Path) -> None:
+    # A terminal in another encoding sends bytes that are not UTF-8: Python hands them over
+    # as lone surrogates, which no tokenizer can encode.
+    proc = subprocess.run([sys.executable, "-m", "ui.cli", "ask", b"hostages \xff gaza"],
+                          capture_output=True, text=True, timeout=300, cwd=sample_store.parent,
+                          env=cli_env(RAG_STORE_DIR=str(sample_store), PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 1 and "not text (U+DCFF at position 9)" in proc.stderr
+    no_traceback(proc)
+
+
 def test_asking_before_ingesting(tmp_path: Path) -> None:
     proc = rag("ask", "Anything?", store=tmp_path / "nothing-here")
     assert proc.returncode == 1 and "rag ingest" in proc.stderr
