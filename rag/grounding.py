@@ -251,6 +251,21 @@ def _unique(quote: str, passages: list[Numbered]) -> tuple[Numbered, Span] | Non
     return hits[0] if len({(p.article.id, at.start) for p, at in hits}) == 1 else None
 
 
+_CLAIMS_MORE = re.compile(r"\b(?:but|however|although|though|yet|instead|while|whereas|except|"
+                          r"because|since|so|as|only)\b|[;:(]", re.I)
+
+
+def _only_says_missing(sentence: str) -> bool:
+    """A sentence that only says what the passages lack, uncited: short, no figure or date,
+    no second clause that could carry a claim of its own.
+
+    Example: _only_says_missing("The passages do not say who planned it.") and not
+             _only_says_missing("The passages do not say why, but Netanyahu resigned.")
+    """
+    return (len(sentence.split()) <= 25 and not figures(sentence) and not _dates(sentence)
+            and not _CLAIMS_MORE.search(sentence))
+
+
 def ground(text: str, passages: list[Numbered], state: GroundingState | None = None) -> Draft:
     """Keep what the passages support, with verbatim citations of whole sentences; drop
     the rest into `unsupported`. Pass one `state` to ground an answer piece by piece with
@@ -279,11 +294,12 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
         marks = dict.fromkeys(state.cite(p, sp) for p, sp in spans)
         kept.append(_attach(clean, "".join(f" [{n}]" for n in marks)))
     if not kept:
-        refusal = not_found[0] if not_found and not figures(not_found[0]) else REFUSAL
+        refusal = not_found[0] if not_found and _only_says_missing(not_found[0]) else REFUSAL
         return Draft(refusal, [], True, unsupported=unsupported)
-    # A partial answer keeps its "but the articles do not say ..." sentences, uncited, when
-    # they state no figure of their own.
-    kept += [x for x in not_found if not figures(x) and not _dates(x)]
+    # A partial answer keeps its "the passages do not say ..." sentences, uncited, when that
+    # is all they say; one that also claims something ("..., but 500 died") is dropped.
+    kept += [x for x in not_found if _only_says_missing(x)]
+    unsupported += [x for x in not_found if not _only_says_missing(x)]
     return Draft(" ".join(kept), state.citations, False, unsupported=unsupported)
 
 

@@ -123,3 +123,12 @@ def test_accented_quotes_match_decomposed_article_text() -> None:
     text = "The cafe\u0301 opened on Monday."
     span = locate("café opened", text)
     assert span is not None and text[span.start:span.end] == "cafe\u0301 opened"
+
+
+def test_a_claim_riding_on_a_not_found_sentence_is_dropped() -> None:
+    d = ground("Blinken met el-Sissi in Cairo on Monday [1]. The passages do not say why, but "
+               "Blinken resigned afterwards.", [P1])
+    assert "resigned" not in d.text and any("resigned" in u for u in d.unsupported)
+    kept = ground("Blinken met el-Sissi in Cairo on Monday [1]. The passages do not say why.",
+                  [P1])
+    assert kept.text.endswith("The passages do not say why.")
