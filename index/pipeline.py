@@ -14,7 +14,6 @@ server mode alike.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -28,7 +27,7 @@ import numpy as np
 from index.chunking import chunk_article
 from index.dedup import containment, shingles
 from index.loaders import Skip, load_paths
-from rag import bm25
+from rag import lexical
 from rag.embeddings import Embedder, get_embedder
 from rag.settings import Settings
 from rag.store import Store, file_exists, open_store, store_failure
@@ -75,6 +74,7 @@ class Ingestor:
         self.embedder = embedder or get_embedder(settings)
         self.store: Store = open_store(settings, self.embedder.name, self.embedder.dim,
                                        create=True)
+        self.lexical = lexical.LexicalIndex(lexical.index_path(self.store.aux_dir()))
 
     def _fits(self, text: str) -> bool:
         return self.embedder.count_tokens(text) <= self.embedder.max_tokens
@@ -135,8 +135,11 @@ class Ingestor:
                 summary.removed += self.prune()
         except KeyboardInterrupt:
             summary.interrupted = True
-        if summary.added or summary.updated or summary.removed or self._bm25_stale():
-            bm25.rebuild(self.store)
+        if summary.added or summary.updated or summary.removed:
+            self.store.bump_version()  # every reader of the store catches up
+        # Finishes what a killed run left (the stamp it bumped before writing is not the
+        # one the index recorded); a no-op when nothing changed.
+        self.lexical.ensure_current(self.store)
         summary.articles = self.store.count_articles()
         summary.chunks = self.store.count_chunks()
         summary.seconds = round(time.perf_counter() - t0, 3)
@@ -176,7 +179,13 @@ class Ingestor:
         stale = self._stale_ids(article)
         for aid in stale:
             self.store.delete_article(aid)
+        self._removed_from_lexical(stale)
         return len(stale)
+
+    def _removed_from_lexical(self, article_ids: list[str]) -> None:
+        if article_ids:
+            self.lexical.remove_articles(article_ids)
+            self.store.bump_version()
 
     def _flush(self, pending: list[_Pending], summary: IngestSummary) -> None:
         """Embed a batch and write it in two calls, every chunk and then every article record
@@ -194,6 +203,8 @@ class Ingestor:
         self._near_duplicates(articles, means, summary)
         stale = [self._stale_ids(a) for a in articles]  # older versions of the same files
         with _ctrl_c_deferred():
+            # Stamp before writing too: a kill mid-batch leaves a stamp no index recorded.
+            self.store.bump_version()
             self.store.upsert_chunks(chunks, vectors)
             self.store.put_articles(articles, means, [len(p.chunks) for p in pending])
             updated = sum(1 for ids in stale if ids)
@@ -202,6 +213,10 @@ class Ingestor:
             for ids in stale:
                 for aid in ids:
                     self.store.delete_article(aid)
+            # The lexical index by the change alone (its cost is this batch, not the store).
+            self.lexical.add((c.id, c.article_id, c.text) for c in chunks)
+            self.lexical.remove_articles(aid for ids in stale for aid in ids)
+            self.store.bump_version()
 
     def _near_duplicates(self, articles: list[Article], means: np.ndarray,
                          summary: IngestSummary) -> None:
@@ -229,20 +244,12 @@ class Ingestor:
                 if not file_exists(str(meta.get("origin", "")))]
         for aid in gone:
             self.store.delete_article(aid)
+        self._removed_from_lexical(gone)
         owners = {aid for aid, _ in self.store.iter_article_meta()}
         orphans = [cid for cid, aid, _ in self.store.iter_chunks(include_text=False)
                    if aid not in owners]
         self.store.delete_chunks(orphans)
         return len(gone)
-
-    def _bm25_stale(self) -> bool:
-        """Whether the BM25 index misses chunks (a killed run); counts its ids file rather
-        than loading the whole index."""
-        try:
-            indexed = len(json.loads((bm25.index_path(self.store) / "ids.json").read_text()))
-        except (OSError, ValueError):
-            return True
-        return indexed != self.store.count_chunks()
 
 
 @contextmanager

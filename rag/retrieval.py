@@ -1,11 +1,11 @@
-"""Hybrid retrieval: dense (Chroma) plus BM25 (bm25s), fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense (Chroma) plus BM25 (rag/lexical.py), fused by reciprocal rank fusion."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from rag import bm25
 from rag.embeddings import Embedder, QueryCache
+from rag.lexical import LexicalIndex
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Chunk, Hit
@@ -33,8 +33,10 @@ def rrf(rankings: dict[str, list[str]], k: int = 60) -> list[tuple[str, float, d
 class Retriever:
     """Chunks for a query, best first, each with its article."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
+                 lexical: LexicalIndex) -> None:
         self.store = store
+        self.lexical = lexical
         self.settings = settings
         self.embed_query = QueryCache(embedder)
         # The lexical search runs here while the calling thread embeds the query and asks
@@ -44,7 +46,7 @@ class Retriever:
                                                 thread_name_prefix="rag-lexical")
 
     def _lexical(self, query: str, k: int) -> list[tuple[str, float]]:
-        return bm25.get_index(self.store).search(query, k)
+        return self.lexical.search(query, k)
 
     def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         s = self.settings

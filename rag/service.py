@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from itertools import islice
 
-from rag import bm25, condense, evidence, examples
+from rag import condense, evidence, examples, lexical
 from rag.answering import get_answerer
 from rag.citations import REFUSAL, renumber, verified
 from rag.conflicts import reconcile
@@ -76,7 +76,9 @@ class RagService:
             raise EmptyStoreError(f"the store at {store.location} holds no articles: "
                                   "run `rag ingest PATH` first")
         self.store = store
-        self.retriever = Retriever(store, self.embedder, settings)
+        # Loaded once and passed down; `rag serve` keeps it in step (start_refresh).
+        self.lexical = lexical.open_index(store, store.aux_dir())
+        self.retriever = Retriever(store, self.embedder, settings, self.lexical)
         self.answerer = get_answerer(settings)
         self.backend_name = self.answerer.name
 
@@ -131,7 +133,7 @@ class RagService:
             pool = self.retriever.retrieve(question, depth)
         qvec = self.retriever.embed_query(question)
         ranked = evidence.score(question, qvec, evidence.candidates(pool), self.embedder,
-                                bm25.get_index(self.store).idf,
+                                self.lexical.idf,
                                 {h.chunk.id: h.dense or 0.0 for h in pool})
         hits = evidence.rerank(pool, ranked, k)
         kept = {h.chunk.id for h in hits}
@@ -141,7 +143,7 @@ class RagService:
         """"hezbolah" -> "hezbollah": words that are neither in the corpus nor common
         English ("reader" stays "reader"), one typo away from a word of the retrieved
         passages (dense retrieval finds them despite the typo)."""
-        index = bm25.get_index(self.store)
+        index = self.lexical
         vocabulary = {w for h in pool for w in words(h.chunk.text)}
         return correct_typos(question, vocabulary, known=lambda w: (
             index.doc_freq(evidence.stem(w)) > 0 or is_common_word(w)))

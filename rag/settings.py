@@ -73,6 +73,10 @@ class Settings(BaseSettings):
                             "Fused candidates reranked by their best evidence sentence.",
                             ge=1, le=100)
     rrf_k: int = _env("RAG_RRF_K", 60, "Reciprocal rank fusion constant.", ge=1)
+    lexical_refresh_s: float = _env(
+        "RAG_LEXICAL_REFRESH_S", 1.0,
+        "How often `rag serve` checks the store's version stamp and catches its BM25 index "
+        "up with articles another process ingested (seconds).", gt=0, le=3600)
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = _env(
         "RAG_RETRIEVAL", "hybrid", "Retriever: hybrid (dense + BM25, fused), dense or bm25.")
     min_relevance: float = _env(

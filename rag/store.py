@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,42 @@ class Store:
         for i in range(0, len(ids), _PAGE):
             self.chunks.delete(ids=list(ids[i:i + _PAGE]))
 
+    # --- version stamp -------------------------------------------------------------------
+    def version(self) -> str:
+        """The stamp ingestion bumps on every change, read fresh from the chunk collection's
+        metadata so every process (CLI, `rag serve`, replicas on other machines) sees it."""
+        col = self.client.get_collection(self.settings.collection, embedding_function=None)
+        return str((col.metadata or {}).get("version", ""))
+
+    def bump_version(self) -> str:
+        """Record that the store changed. Unique per call (not a counter): two writers
+        bumping at once still leave a stamp no reader has seen."""
+        col = self.client.get_collection(self.settings.collection, embedding_function=None)
+        stamp = f"{time.time_ns()}-{os.getpid()}-{id(self) & 0xffff:x}"
+        # Chroma's modify replaces the whole metadata: keep the embedding model record.
+        col.modify(metadata={**(col.metadata or {}), "version": stamp})
+        return stamp
+
     # --- reads ---------------------------------------------------------------------------
+    def article_ids(self) -> list[str]:
+        """Every article id (ids only, paged): the manifest of what is fully stored."""
+        out: list[str] = []
+        while True:
+            got = self.articles.get(include=[], limit=_PAGE * 5, offset=len(out))
+            if not got["ids"]:
+                return out
+            out.extend(got["ids"])
+
+    def chunks_of_articles(self, ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(chunk_id, article_id, text) of every chunk of these articles."""
+        if not ids:
+            return []
+        got = self.chunks.get(where={"article_id": {"$in": list(ids)}},
+                              include=["metadatas", "documents"])
+        return [(cid, str(meta["article_id"]), doc)
+                for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"],
+                                          strict=True)]
+
     def article_ids_by_origin(self, origin: str) -> list[str]:
         return list(self.articles.get(where={"origin": origin}, include=[])["ids"])
 

@@ -23,7 +23,7 @@ import pytest
 from index.chunking import chunk_article
 from index.loaders import load_paths
 from index.pipeline import IngestSummary, ingest
-from rag import bm25
+from rag import lexical
 from rag.embeddings import MINILM_NAME, get_embedder, model_cache_dir
 from rag.errors import StoreError
 from rag.settings import Settings, load_settings
@@ -70,8 +70,17 @@ def assert_consistent(store: Store) -> None:
     assert [t for t, n in texts.items() if n > 1] == [], "duplicate chunk texts"
     owners = {aid for aid, _ in store.iter_article_meta()}
     assert {aid for _, aid, _ in rows} == owners, "chunks without an article, or the reverse"
-    ids = json.loads((bm25.index_path(store) / "ids.json").read_text())
-    assert sorted(ids) == sorted(cid for cid, _, _ in rows)
+    assert sorted(lexical_ids(store)) == sorted(cid for cid, _, _ in rows)
+
+
+def lexical_ids(store: Store) -> list[str]:
+    """Chunk ids in the lexical index file, read as another process would."""
+    with sqlite3.connect(lexical.index_path(store.aux_dir())) as db:
+        return [r[0] for r in db.execute("SELECT chunk_id FROM docs")]
+
+
+def lexical_search(store: Store, query: str, k: int = 3) -> list[tuple[str, float]]:
+    return lexical.open_index(store, store.aux_dir()).search(query, k)
 
 
 def reader(settings: Settings) -> Store:
@@ -241,16 +250,20 @@ def test_rerun_over_the_sample_store_embeds_nothing(sample_settings: MakeSetting
     assert summary.articles == 5
 
 
-def test_an_unchanged_rerun_repairs_a_bm25_index_out_of_step(
+def test_an_unchanged_rerun_repairs_a_lexical_index_out_of_step(
         sample_settings: MakeSettings) -> None:
-    """A run killed after its last Chroma write but before the BM25 index was saved."""
+    """A run killed after its Chroma writes but before the lexical index took them (it
+    stamps the store before writing, so the index's recorded stamp is behind)."""
     settings = sample_settings()
-    ids_file = bm25.index_path(reader(settings)) / "ids.json"
-    ids_file.write_text("[]")
+    store = reader(settings)
+    idx = lexical.LexicalIndex(lexical.index_path(store.aux_dir()))
+    idx.remove_articles(aid for aid, _ in store.iter_article_meta())
+    store.bump_version()
+    assert lexical_ids(store) == []
     summary = ingest([str(SAMPLE)], settings)
     assert (summary.unchanged, summary.chunks_embedded) == (5, 0)
     assert_consistent(reader(settings))
-    assert bm25.BM25Index.load(ids_file.parent).search("Sinwar", 1)  # type: ignore[union-attr]
+    assert lexical_search(store, "Sinwar", 1)
 
 
 def test_a_changed_file_replaces_its_old_chunks(corpus: Path, make_settings: MakeSettings,
@@ -277,7 +290,7 @@ def test_a_changed_file_replaces_its_old_chunks(corpus: Path, make_settings: Mak
     assert new_sentence in all_text and old_sentence not in all_text
     assert_consistent(store)
     # Keyword search sees the edit at once.
-    hits = bm25.get_index(store).search("Zanzibar", 3)
+    hits = lexical_search(store, "Zanzibar")
     assert hits and hits[0][0] in mine
 
 

@@ -79,8 +79,10 @@ router = APIRouter()
 @router.get("/healthz", tags=["meta"], summary="Liveness and what is loaded")
 def healthz(request: Request) -> dict[str, Any]:
     ctx = ctx_of(request)
+    # `lexical` says whether BM25 is whole ("ok") or being rebuilt, and what was repaired.
     return {"ok": True, "status": 200, "backend": ctx.service.backend_name,
-            "chunks": ctx.service.store.count_chunks()}
+            "chunks": ctx.service.store.count_chunks(),
+            "lexical": ctx.service.lexical.health.to_json()}
 
 
 @router.post("/api/ask", tags=["answers"], response_model=AnswerOut,
@@ -212,6 +214,8 @@ def _docs(app: FastAPI) -> None:
 def create_app(settings: Settings, service: RagService | None = None) -> FastAPI:
     """The whole product as one ASGI app. `service` defaults to one loaded from `settings`."""
     ctx = Context.create(settings, service)
+    # Catch up with what other processes ingest, off the request path.
+    ctx.service.lexical.start_refresh(ctx.service.store, settings.lexical_refresh_s)
     app = FastAPI(title="rag-articles",
                   description="Answers from your articles, every claim quoted and cited.",
                   version="0.1.0", docs_url=None, redoc_url=None)
