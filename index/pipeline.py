@@ -306,4 +306,8 @@ def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
            on_wait: Callable[[str], None] | None = None) -> IngestSummary:
     """Ingest files, folders and URLs into the configured store."""
-    return Ingestor(settings).run(paths, prune=prune, progress=progress, on_wait=on_wait)
+    ingestor = Ingestor(settings)
+    try:
+        return ingestor.run(paths, prune=prune, progress=progress, on_wait=on_wait)
+    finally:
+        ingestor.lexical.close()  # the last connection out folds the WAL into one file

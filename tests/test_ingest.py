@@ -497,6 +497,13 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
     assert code == -signal.SIGKILL
     stats = store_stats(settings)  # readable after the kill
     assert 0 < stats["articles"] < n
+    # The lexical index holds its last committed state (chunks Chroma has), undamaged.
+    killed = reader(settings)
+    idx = lexical.LexicalIndex(lexical.index_path(killed.aux_dir()))
+    assert idx.health.repaired is None
+    assert len(lexical_ids(killed)) > 0 and set(lexical_ids(killed)) <= {
+        cid for cid, _, _ in chunk_rows(killed)}
+    idx.close()
 
     resumed = ingest([str(folder)], settings)
     assert resumed.added + resumed.unchanged == n and resumed.unchanged == stats["articles"]

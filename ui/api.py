@@ -6,6 +6,7 @@ Every error, FastAPI's own included, is `{"ok": false, "error": "...", "status":
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from rag.errors import RagError
 from rag.service import RagService, clean_question
 from rag.settings import Settings
 from rag.types import Turn
-from ui import chat, openai_compat
+from ui import chat, handoff, openai_compat
 from ui.answers import AnswerOut, answer_events, link_answer
 from ui.context import Context
 from ui.deps import Creds, Guarded, base_url, ctx_of, surface_of
@@ -64,6 +65,11 @@ class FeedbackRequest(BaseModel):
     history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
                                 description="The conversation the question followed, "
                                             "oldest first, as it was sent with it.")
+
+
+class IngestRequest(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=100_000)
+    prune: bool = False
 
 
 def _question(ctx: Context, body: AskRequest) -> str:
@@ -157,6 +163,20 @@ def article_page(article_id: str, request: Request, creds: Creds, start: int | N
     return HTMLResponse(render_article(article, start, end), headers={
         "Content-Security-Policy": VIEWER_CSP, "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer"})
+
+
+@router.post("/api/ingest", include_in_schema=False)
+async def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
+    """`rag ingest` handing its work to this server, which owns the embedded store
+    (ui/handoff.py). Only for a caller holding the key `rag serve` wrote into the store."""
+    ctx = ctx_of(request)
+    key: str | None = getattr(request.app.state, "ingest_key", None)
+    given = request.headers.get(handoff.KEY_HEADER, "")
+    if not key or not hmac.compare_digest(key.encode(), given.encode()):
+        raise ApiError(403, "ingesting through the server needs the key in its store folder")
+    summary = await run_in_threadpool(handoff.ingest_in_server, ctx.service, ctx.settings,
+                                      body.paths, body.prune)
+    return {"ok": True, "summary": summary.to_json()}
 
 
 # --- widget ----------------------------------------------------------------------------------
@@ -276,6 +296,8 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
     print(f"rag: chat {url}/chat/ · API docs {url}/docs · widget demo {url}/widget/demo",
           flush=True)
     server = uvicorn.Server(server_config(app, settings))
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    app.state.ingest_key = handoff.announce(settings, f"http://{local}:{settings.port}")
     if open_browser:
         def opener() -> None:
             while not server.started and not server.should_exit:
@@ -284,5 +306,8 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
                 webbrowser.open(f"{url}/chat/")
 
         threading.Thread(target=opener, daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    finally:
+        handoff.withdraw(settings, app.state.ingest_key)
     return 0

@@ -7,10 +7,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from index.pipeline import IngestSummary
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -46,8 +49,15 @@ def _add_answer_opts(p: argparse.ArgumentParser) -> None:
 # --- ingest / stats -------------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace) -> int:
     from index.pipeline import ingest
+    from ui.handoff import ingest_via_server, running_server
 
     settings = _settings(args)
+    server = running_server(settings)
+    if server is not None:  # it owns the embedded store: it does the writing
+        print(f"rag ingest: `rag serve` ({server[0]}) is using this store; it is ingesting",
+              file=sys.stderr)
+        summary = ingest_via_server(*server, args.paths, args.prune)
+        return _ingest_report(args, summary)
     progress = None
     if not args.json and sys.stderr.isatty():
         from tqdm import tqdm
@@ -57,6 +67,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     summary = ingest(args.paths, settings, prune=args.prune, progress=progress,
                      on_wait=lambda why: print(f"rag ingest: {why}", file=sys.stderr))
+    return _ingest_report(args, summary)
+
+
+def _ingest_report(args: argparse.Namespace, summary: IngestSummary) -> int:
     if args.json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
     else:
