@@ -16,6 +16,7 @@ in step with a shared Chroma server in server mode. Why not SQLite FTS5's bm25()
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -359,6 +360,7 @@ def index_path(aux_dir: Path) -> Path:
 def open_index(store: ChunkSource, aux_dir: Path) -> LexicalIndex:
     """The store's lexical index, caught up with the store and loaded (built on first use,
     rebuilt when the file is missing or damaged)."""
+    shutil.rmtree(aux_dir / "bm25", ignore_errors=True)  # the previous (bm25s) index's files
     idx = LexicalIndex(index_path(aux_dir))
     idx.ensure_current(store)
     idx.refresh()

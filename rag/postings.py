@@ -58,6 +58,9 @@ class Snapshot:
     max_rowid: int = 0  # the last docs row and deletion seen in the durable file
     max_seq: int = 0
     _df: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # term -> per-segment tf parts, tf / (tf + k1 (1 - b + b dl / avgdl)): fixed for a snapshot
+    _tfc: dict[str, list[np.ndarray | None]] = field(default_factory=dict, compare=False,
+                                                     repr=False)
     n_docs: int = field(default=0, init=False)
     avgdl: float = field(default=1.0, init=False)
 
@@ -88,18 +91,15 @@ class Snapshot:
         n = self.n_docs
         if n == 0 or not qtf:
             return []
-        avgdl = self.avgdl
         idf = {t: lucene_idf(n, df) for t in qtf if (df := self.doc_freq(t))}
+        parts = {t: self._tf_parts(t) for t in idf}
         best: list[tuple[float, str]] = []
-        for seg, alive in zip(self.segments, self.alive, strict=True):
+        for i, (seg, alive) in enumerate(zip(self.segments, self.alive, strict=True)):
             scores = np.zeros(len(seg), dtype=np.float32)
-            norm = K1 * (1 - B + B * seg.lengths / avgdl)
             for term, weight in idf.items():
-                post = seg.postings.get(term)
-                if post is None:
-                    continue
-                pos, tf = post
-                scores[pos] += qtf[term] * weight * tf / (tf + norm[pos])
+                part = parts[term][i]
+                if part is not None:
+                    scores[seg.postings[term][0]] += np.float32(qtf[term] * weight) * part
             scores[~alive] = 0
             take = min(k, int(np.count_nonzero(scores)))
             if take == 0:
@@ -108,6 +108,21 @@ class Snapshot:
             best.extend((float(scores[i]), seg.chunk_ids[i]) for i in top)
         best.sort(key=lambda x: (-x[0], x[1]))
         return [(cid, s) for s, cid in best[:k]]
+
+    def _tf_parts(self, term: str) -> list[np.ndarray | None]:
+        got = self._tfc.get(term)
+        if got is None:
+            got = []
+            for seg in self.segments:
+                post = seg.postings.get(term)
+                if post is None:
+                    got.append(None)
+                    continue
+                pos, tf = post
+                norm = K1 * (1 - B + B * seg.lengths[pos] / np.float32(self.avgdl))
+                got.append(tf / (tf + norm))
+            self._tfc[term] = got
+        return got
 
     def with_changes(self, rows: Sequence[tuple[int, str, list[str]]],
                      deleted: Sequence[int], max_rowid: int, max_seq: int) -> Snapshot:

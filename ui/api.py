@@ -298,6 +298,8 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
     server = uvicorn.Server(server_config(app, settings))
     local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     app.state.ingest_key = handoff.announce(settings, f"http://{local}:{settings.port}")
+    # On shutdown, not after run(): uvicorn re-raises SIGTERM once it has shut down.
+    app.router.on_shutdown.append(lambda: handoff.withdraw(settings, app.state.ingest_key))
     if open_browser:
         def opener() -> None:
             while not server.started and not server.should_exit:
