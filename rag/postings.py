@@ -105,6 +105,9 @@ class Snapshot:
             if take == 0:
                 continue
             top = np.argpartition(-scores, take - 1)[:take]
+            # Every doc tied with the k-th too, so ties break by chunk id below, the same
+            # however the docs are split into segments.
+            top = np.flatnonzero(scores >= scores[top].min())
             best.extend((float(scores[i]), seg.chunk_ids[i]) for i in top)
         best.sort(key=lambda x: (-x[0], x[1]))
         return [(cid, s) for s, cid in best[:k]]
