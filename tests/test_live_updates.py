@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import cli_env
 from tests.test_ingest import generate_corpus, models, rag_command  # noqa: F401
-from tests.test_server_mode import chroma_server, free_port  # noqa: F401
+from tests.test_server_mode import chroma, chroma_server, free_port  # noqa: F401
 
 KNOWN = "How many hostages remain held in Gaza?"  # answered from the sample corpus
 CLIENTS = 20
