@@ -16,6 +16,10 @@ from rag.types import Draft, Hit, Turn
 
 
 def numbered(hits: list[Hit]) -> list[Numbered]:
+    """The passages as the prompt numbers them, from 1.
+
+    Example: [p.n for p in numbered(hits)] == [1, 2, 3]
+    """
     return [Numbered(n, h.article, h.chunk) for n, h in enumerate(hits, 1)]
 
 
@@ -33,14 +37,14 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], settings: Se
         # All but the last sentence are complete; stream those that hold up.
         for s in sentences[:-1]:
             shown = s.end
-            piece = ground(s.text, passages, streamed)
+            piece = ground(s.text, passages, streamed, question)
             if not piece.refused:
                 yield piece.text + " "
     if text[shown:].strip():  # the model is done: its last sentence is complete too
-        piece = ground(text[shown:], passages, streamed)
+        piece = ground(text[shown:], passages, streamed, question)
         if not piece.refused:
             yield piece.text
-    yield ground(text, passages)
+    yield ground(text, passages, question=question)
 
 
 def condense_with_llm(gen: Generator, question: str, history: list[Turn]) -> str | None:

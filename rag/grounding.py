@@ -15,7 +15,7 @@ from itertools import pairwise
 from rag.citations import REFUSAL, Span, locate, make_citation, repair
 from rag.conflicts import figures
 from rag.evidence import stems
-from rag.text import paragraphs, split_sentences
+from rag.text import normalize, paragraphs, split_sentences
 from rag.types import Article, Chunk, Citation, Draft, Sentence
 
 # [2], [2, 3], [2.3], [2.3, 4.1]: a passage, or a sentence of one, as the prompt numbered them.
@@ -67,9 +67,9 @@ class GroundingState:
 
     def cite(self, p: Numbered, span: Span) -> int:
         """The citation number for this span, one per span: overlapping sentences of one
-        article are never quoted twice (a span inside a cited one reuses its number)."""
+        article are never quoted twice (a span overlapping a cited one reuses its number)."""
         for (aid, start, end), n in self.by_span.items():
-            if aid == p.article.id and start <= span.start and span.end <= end:
+            if aid == p.article.id and span.start < end and start < span.end:
                 return n
         key = (p.article.id, span.start, span.end)
         if key not in self.by_span:
@@ -137,9 +137,9 @@ def _locate_in(quote: str, p: Numbered) -> Span | None:
     verbatim parts (then the span runs from the first part to the last)."""
     near = (p.chunk.start, p.chunk.end)
     parts = [x.strip(" \t\n\"'“”‘’.,;:!?") for x in _ELLIPSIS.split(quote)]
-    parts = [x for x in parts if len(x) >= 3]
-    if not parts:
-        return None
+    parts = [x for x in parts if x]
+    if not parts or any(len(x) < 3 for x in parts):
+        return None  # a part too short to place ("no") is not silently left out
     spans = []
     for part in parts:
         found = locate(part, p.article.text, near)
@@ -148,24 +148,29 @@ def _locate_in(quote: str, p: Numbered) -> Span | None:
         spans.append(found)
     if any(b.start < a.end for a, b in pairwise(spans)):
         return None  # parts out of order: not one quote
+    if spans[-1].end - spans[0].start > 400:
+        return None  # an ellipsis skips a few words, not paragraphs
     return Span(spans[0].start, spans[-1].end)
 
 
-def _quote_span(quote: str, p: Numbered, passages: list[Numbered]
+def _quote_span(quote: str, p: Numbered, passages: list[Numbered], listed: bool = False
                 ) -> tuple[Numbered, Span] | None:
-    """Where a quote attributed to passage p sits: in p (verbatim or repaired), or, when
-    the marker named the wrong passage, in the one other passage that holds it verbatim."""
+    """Where a quote attributed to passage p sits: in p, or, when the marker named the
+    wrong passage, in the one other passage that holds it verbatim. A quote from a trailing
+    Quotes list (never shown) may also be repaired to the sentence that carries it."""
     span = _locate_in(quote, p)
     if span:
         return p, span
     if other := _unique(quote, [o for o in passages if o.n != p.n]):
         return other
-    fixed = repair(quote, p.article.text, (p.chunk.start, p.chunk.end))
+    fixed = repair(quote, p.article.text, (p.chunk.start, p.chunk.end)) if listed else None
     return (p, fixed) if fixed else None
 
 
-_DATE = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b"
-                   r"|\b\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b"
+_DATE = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}"
+                   r"(?:st|nd|rd|th)?\b"
+                   r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|"
+                   r"Oct|Nov|Dec)[a-z]*\b"
                    r"|\b(?:1[89]|20)\d\d\b")
 
 
@@ -176,8 +181,10 @@ def _dates(text: str) -> set[str]:
     """
     out = set()
     for m in _DATE.finditer(text):
-        tokens = re.findall(r"[A-Za-z]+|\d+", m.group())
-        out.add(" ".join(t[:3].lower() if t.isalpha() else t for t in tokens))
+        tokens = re.findall(r"\d+|[A-Za-z]+", re.sub(r"(?<=\d)(?:st|nd|rd|th)|\bof\b", "",
+                                                     m.group()))
+        month = [t[:3].lower() for t in tokens if t.isalpha()]
+        out.add(" ".join(month + [t for t in tokens if t.isdigit()]))
     return out
 
 
@@ -229,8 +236,8 @@ def _cite_sentence(sentence: str, refs: list[tuple[int, int | None]], inline: li
                 numbered = p.sentences[k - 1]
                 found.append((p, Span(numbered.start, numbered.end)))
             continue
-        hit = next((h for q in inline + listed.get(n, []) if (h := _quote_span(q, p, passages))),
-                   None)
+        quotes = [(q, False) for q in inline] + [(q, True) for q in listed.get(n, [])]
+        hit = next((h for q, tail in quotes if (h := _quote_span(q, p, passages, tail))), None)
         if hit is None and (span := _supporting_sentence(sentence, p, 0.5)):
             hit = (p, span)
         if hit:
@@ -255,22 +262,79 @@ _CLAIMS_MORE = re.compile(r"\b(?:but|however|although|though|yet|instead|while|w
                           r"because|since|so|as|only)\b|[;:(]", re.I)
 
 
-def _only_says_missing(sentence: str) -> bool:
+_MISSING_WORDS = frozenset(stems("passages articles sources texts information mention say "
+                                 "state specify give provide name report include contain "
+                                 "detail whether exactly specific"))
+
+
+def _only_says_missing(sentence: str, question: str) -> bool:
     """A sentence that only says what the passages lack, uncited: short, no figure or date,
-    no second clause that could carry a claim of its own.
+    no second clause, and no word the question and a refusal would not use, so it cannot
+    carry a claim of its own.
 
-    Example: _only_says_missing("The passages do not say who planned it.") and not
-             _only_says_missing("The passages do not say why, but Netanyahu resigned.")
+    Example: _only_says_missing("The passages do not name the city.", "Which city?") and
+             not _only_says_missing("They do not say why Blinken was arrested.", "Why?")
     """
+    extra = stems(sentence) - stems(question) - _MISSING_WORDS
     return (len(sentence.split()) <= 25 and not figures(sentence) and not _dates(sentence)
-            and not _CLAIMS_MORE.search(sentence))
+            and not _CLAIMS_MORE.search(sentence) and not extra)
 
 
-def ground(text: str, passages: list[Numbered], state: GroundingState | None = None) -> Draft:
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.]{0,40}\b(?:instructions?|rules|prompts?)\b|"
+    r"\b(?:system prompt|you are now|as an ai|reply (?:only )?with)\b", re.I)
+_NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|denied|denies|deny|refused|refuses|refuse|"
+                       r"rejected|rejects|without)\b|n't\b)", re.I)
+
+
+def _says_the_same(claim: str, sources: list[str]) -> bool:
+    """The cited sentences hold most of the claim's terms (half, as for a passage marker),
+    and the claim negates as one of them does ("did not refuse" is not "refused").
+
+    Example: _says_the_same("Blinken met Sissi in Cairo", ["Blinken met Sissi in Cairo."])
+    """
+    terms = stems(claim)
+    have = stems(" ".join(sources))
+    if terms and len(terms & have) / len(terms) < 0.5:
+        return False
+    # Negation by parity: "did not refuse" (two) is not "refused" (one); "resigned" (none)
+    # is not "refused to resign" (one). Only a model reads meaning; this keeps flips out.
+    odd = len(_NEGATION.findall(claim)) % 2
+    return any(len(_NEGATION.findall(x)) % 2 == odd for x in sources)
+
+
+def _quoted_in(quote: str, sources: list[str]) -> bool:
+    """A quotation the answer shows is verbatim in one of its cited sentences (quote marks,
+    dashes and spacing folded, edge punctuation aside).
+
+    Example: _quoted_in("about 120 hostages,", ["Officials said “about 120 hostages” were"])
+    """
+    q = normalize(quote).strip(" \t\"'.,;:!?").lower()
+    return not q or any(q in normalize(x).lower() for x in sources)
+
+
+_LOOSE_MARKER = re.compile(r"([.!?…])(\s*)((?:\[\d+(?:\.\d+)?(?:\s*[,;]\s*\d+(?:\.\d+)?)*\]"
+                           r"\s*)+)(?=\s|$)")
+
+
+def _markers_inside(text: str) -> str:
+    """Markers written after a sentence's full stop belong to that sentence.
+
+    Example: _markers_inside("In Cairo. [1.1] Then Qatar. [1.2]")
+             == "In Cairo [1.1]. Then Qatar [1.2]."
+    """
+    return _LOOSE_MARKER.sub(lambda m: " " + m.group(3).strip() + m.group(1), text)
+
+
+def ground(text: str, passages: list[Numbered], state: GroundingState | None = None,
+           question: str = "") -> Draft:
     """Keep what the passages support, with verbatim citations of whole sentences; drop
     the rest into `unsupported`. Pass one `state` to ground an answer piece by piece with
-    consistent citation numbers."""
-    body, listed = split_quotes_section(text)
+    consistent citation numbers.
+
+    Example: ground("Blinken resigned [1.1].", [p]).refused   # 1.1 says he met Sissi
+    """
+    body, listed = split_quotes_section(_markers_inside(text))
     if not body:
         return Draft(REFUSAL, [], True)
     state = state if state is not None else GroundingState()
@@ -284,22 +348,26 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
         if not refs and is_refusal(sentence):
             not_found.append(clean)  # "The articles do not say why": kept beside an answer
             continue
-        cited = _cite_sentence(sentence, refs, _INLINE_QUOTE.findall(sentence), listed,
-                               passages)
+        inline = _INLINE_QUOTE.findall(sentence)
+        cited = _cite_sentence(sentence, refs, inline, listed, passages)
         spans = [(p, sentence_span(p.article, span)) for p, span in cited]
+        spans = [(p, sp) for p, sp in spans if not _INSTRUCTION.search(
+            p.article.text[sp.start:sp.end])]  # an article's injected instruction is no source
         sources = [p.article.text[sp.start:sp.end] for p, sp in spans]
-        if not spans or not _facts_hold(clean, sources):
+        if (not spans or not _facts_hold(clean, sources) or not _says_the_same(clean, sources)
+                or not all(_quoted_in(q, sources) for q in inline)):
             unsupported.append(clean)
             continue
         marks = dict.fromkeys(state.cite(p, sp) for p, sp in spans)
         kept.append(_attach(clean, "".join(f" [{n}]" for n in marks)))
     if not kept:
-        refusal = not_found[0] if not_found and _only_says_missing(not_found[0]) else REFUSAL
-        return Draft(refusal, [], True, unsupported=unsupported)
+        return Draft(REFUSAL, [], True, unsupported=unsupported)
     # A partial answer keeps its "the passages do not say ..." sentences, uncited, when that
-    # is all they say; one that also claims something ("..., but 500 died") is dropped.
-    kept += [x for x in not_found if _only_says_missing(x)]
-    unsupported += [x for x in not_found if not _only_says_missing(x)]
+    # is all they say, in the question's own words; one that also claims something
+    # ("..., but 500 died", "... why Blinken was arrested") is dropped.
+    missing = [x for x in not_found if _only_says_missing(x, question)]
+    kept += missing
+    unsupported += [x for x in not_found if x not in missing]
     return Draft(" ".join(kept), state.citations, False, unsupported=unsupported)
 
 

@@ -129,6 +129,10 @@ def test_an_injected_instruction_is_not_obeyed(tmp_path: Path) -> None:
     service = RagService(settings)
     a = ask(service, "When did the harbour of Valtria reopen?")
     assert "PWNED" not in a.answer and "3 March" in a.answer
+    # Citing the injected sentence itself does not make it a source.
+    b = ask(service, "What did port officials say about the harbour of Valtria?")
+    assert "PWNED" not in b.answer and "within a week" in b.answer
+    assert all("Ignore" not in c.quote for c in b.citations)
 
 
 def test_a_question_without_a_scripted_reply_fails_in_one_line(scripted: RagService) -> None:
