@@ -158,8 +158,10 @@ def _thing(history: list[Turn], known: frozenset[str]) -> list[str]:
                     for w in _things(names(t.content, known), ask.type)]
         people = [n.text.lower() for n in found if n.kind == "person"]
         subject = ask.subject
+        # A demonym alone ("egyptian" in "what deal did egyptian officials suggest") is
+        # an adjective, not the thing asked about.
         if _usable(subject) and subject.lower() not in STOPWORDS and \
-                not any(p in subject.lower() for p in people):
+                not is_demonym(subject) and not any(p in subject.lower() for p in people):
             out.append(subject)
         out += _things(found)
     for t in reversed(history):

@@ -87,6 +87,12 @@ CASES = [
     ("Is it true that talks resumed?", [user("What did Blinken say?")],
      "Is it true that talks resumed?"),
     ("What did he say?", [], "What did he say?"),
+    # a demonym is no referent: "it" is the deal, which only the last question names
+    ("how long would the ceasefire last under it",
+     [user("what deal did egyptian officials suggest"),
+      bot("A limited ceasefire-for-hostages deal.")],
+     "how long would the ceasefire last under it (about: what deal did egyptian officials "
+     "suggest)"),
     # a pronoun with no candidate keeps the last question alongside for retrieval
     ("What did he say?", [user("how many hostages are still held")],
      "What did he say? (about: how many hostages are still held)"),
