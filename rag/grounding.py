@@ -235,6 +235,8 @@ def _cite_sentence(sentence: str, refs: list[tuple[int, int | None]], inline: li
             if 1 <= k <= len(p.sentences):
                 numbered = p.sentences[k - 1]
                 found.append((p, Span(numbered.start, numbered.end)))
+            else:  # a sentence the passage does not have: as if unmarked
+                found += _cite_sentence(sentence, [], inline, listed, passages)
             continue
         quotes = [(q, False) for q in inline] + [(q, True) for q in listed.get(n, [])]
         hit = next((h for q, tail in quotes if (h := _quote_span(q, p, passages, tail))), None)
@@ -289,7 +291,7 @@ _NEGATION = re.compile(r"(?:\b(?:not|no|never|nor|denied|denies|deny|refused|ref
 
 def _says_the_same(claim: str, sources: list[str]) -> bool:
     """The cited sentences hold most of the claim's terms (half, as for a passage marker),
-    and the claim negates as one of them does ("did not refuse" is not "refused").
+    and no term the claim states plainly is negated in them, or the other way round.
 
     Example: _says_the_same("Blinken met Sissi in Cairo", ["Blinken met Sissi in Cairo."])
     """
@@ -297,10 +299,34 @@ def _says_the_same(claim: str, sources: list[str]) -> bool:
     have = stems(" ".join(sources))
     if terms and len(terms & have) / len(terms) < 0.5:
         return False
-    # Negation by parity: "did not refuse" (two) is not "refused" (one); "resigned" (none)
-    # is not "refused to resign" (one). Only a model reads meaning; this keeps flips out.
-    odd = len(_NEGATION.findall(claim)) % 2
-    return any(len(_NEGATION.findall(x)) % 2 == odd for x in sources)
+    # A term negated on one side and stated plainly on the other is a flip: "resigned" is
+    # not "refused to resign". Only a model reads meaning; this keeps plain flips out.
+    claim = _ANSWER_WORD.sub("", claim)  # "No, Hezbollah ruled out talks": "No" answers
+    if _DOUBLE_NEGATION.search(claim):
+        return False  # "did not refuse": a double negative is beyond what rules can check
+    src_neg = set().union(*(_negated(x) for x in sources)) if sources else set()
+    claim_neg = _negated(claim)
+    flipped = ((terms - claim_neg) & (src_neg - (have - src_neg))) or (
+        claim_neg and not claim_neg & src_neg and claim_neg & (have - src_neg))
+    return not flipped
+
+
+_ANSWER_WORD = re.compile(r"^\s*(?:yes|no|not (?:really|much|yet|quite))\b\s*[,:;.–—-]\s*", re.I)
+_DOUBLE_NEGATION = re.compile(rf"(?:{_NEGATION.pattern})\W+(?:\w+\W+)?(?:{_NEGATION.pattern})",
+                              re.I)
+
+
+def _negated(text: str) -> set[str]:
+    """The stemmed terms within three words after a negation ("refused to resign",
+    "did not formulate a plan").
+
+    Example: _negated("He refused to resign on Monday.") == {"resign"}
+    """
+    out: set[str] = set()
+    for m in _NEGATION.finditer(text):
+        after = text[m.end():m.end() + 60].split()[:3]
+        out |= stems(" ".join(after))
+    return out
 
 
 def _quoted_in(quote: str, sources: list[str]) -> bool:
@@ -313,17 +339,17 @@ def _quoted_in(quote: str, sources: list[str]) -> bool:
     return not q or any(q in normalize(x).lower() for x in sources)
 
 
-_LOOSE_MARKER = re.compile(r"([.!?…])(\s*)((?:\[\d+(?:\.\d+)?(?:\s*[,;]\s*\d+(?:\.\d+)?)*\]"
-                           r"\s*)+)(?=\s|$)")
+_LOOSE_MARKER = re.compile(r"([.!?…]+)([\"'”’)]*)\s*((?:\[\d+(?:\.\d+)?(?:\s*[,;]\s*\d+"
+                           r"(?:\.\d+)?)*\]\s*)+)(?=\s|$)")
 
 
 def _markers_inside(text: str) -> str:
     """Markers written after a sentence's full stop belong to that sentence.
 
-    Example: _markers_inside("In Cairo. [1.1] Then Qatar. [1.2]")
-             == "In Cairo [1.1]. Then Qatar [1.2]."
+    Example: _markers_inside('In Cairo. [1.1] He said "go." [1.2]')
+             == 'In Cairo [1.1]. He said "go" [1.2].'
     """
-    return _LOOSE_MARKER.sub(lambda m: " " + m.group(3).strip() + m.group(1), text)
+    return _LOOSE_MARKER.sub(lambda m: m.group(2) + " " + m.group(3).strip() + m.group(1), text)
 
 
 def ground(text: str, passages: list[Numbered], state: GroundingState | None = None,
@@ -345,7 +371,9 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
         sentence = s.text
         refs = _refs(sentence)
         clean = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
-        if not refs and is_refusal(sentence):
+        if not clean.strip(" .,;:!?\"'“”‘’()[]"):
+            continue  # only markers: nothing to show
+        if is_refusal(sentence) and (not refs or _only_says_missing(clean, question)):
             not_found.append(clean)  # "The articles do not say why": kept beside an answer
             continue
         inline = _INLINE_QUOTE.findall(sentence)
@@ -374,9 +402,11 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
 def _attach(sentence: str, marks: str) -> str:
     """Put markers before the sentence's closing punctuation.
 
-    Example: _attach("It rained.", " [1]") == "It rained [1]."
+    Example: _attach("It rained.", " [1]") == "It rained [1]." and
+             _attach('He said "go."', " [1]") == 'He said "go" [1].'
     """
-    m = re.search(r"[.!?…]+[\"'”’)]*$", sentence)
+    m = re.search(r"([.!?…]+)([\"'”’)]*)$", sentence)
     if not m:
         return sentence + marks
-    return sentence[:m.start()] + marks + sentence[m.start():]
+    # 'said "go."' -> 'said "go" [1].': a marker never lands inside a quotation.
+    return sentence[:m.start()] + m.group(2) + marks + m.group(1)

@@ -166,3 +166,28 @@ def test_markers_after_the_full_stop_stay_with_their_sentence() -> None:
     d = ground("Blinken met el-Sissi in Cairo. [1.1] The minister refused to resign. [1.2]",
                [P2])
     assert d.text == ("Blinken met el-Sissi in Cairo [1]. The minister refused to resign [2].")
+
+
+GANTZ = ("Moreover, Benny Gantz resigned Sunday from Israel’s three-member War Cabinet after "
+         "vowing to do so if Netanyahu did not formulate a new postwar Gaza strategy. "
+         "Hochstein visited Beirut, “but progress has been limited.”")
+P3 = passage(Article(id="a3", text=GANTZ, title="t", source="", url=""))
+
+
+@pytest.mark.parametrize(("reply", "shown"), [
+    # a negation elsewhere in the cited sentence ("did not formulate") negates nothing here
+    ("Benny Gantz resigned Sunday from Israel's three-member War Cabinet [1.1].",
+     "Benny Gantz resigned Sunday from Israel's three-member War Cabinet [1]."),
+    # "No," answers a yes/no question: it negates nothing that follows
+    ('No, Gantz "resigned Sunday from Israel’s three-member War Cabinet" [1.1].',
+     'No, Gantz "resigned Sunday from Israel’s three-member War Cabinet" [1].'),
+    # an id the passage does not have: cited where one sentence plainly says it
+    ("Benny Gantz resigned Sunday from Israel's three-member War Cabinet [1.9].",
+     "Benny Gantz resigned Sunday from Israel's three-member War Cabinet [1]."),
+    # a marker after a closing quotation mark stays outside the quotation
+    ('Hochstein visited Beirut, "but progress has been limited." [1.2]',
+     'Hochstein visited Beirut, "but progress has been limited" [1].'),
+])
+def test_true_sentences_a_capable_model_writes_are_kept(reply: str, shown: str) -> None:
+    d = ground(reply, [P3])
+    assert d.text == shown and not d.unsupported
