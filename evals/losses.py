@@ -39,7 +39,7 @@ def reply_right(reply: str, item: Mapping[str, Any]) -> bool:
 
     Example: reply_right("I cannot find this in the articles.", {"answerable": False})
     """
-    refused = is_refusal(reply) and len(reply) < 200
+    refused = is_refusal(reply) and not re.search(r"\[\d", reply)  # cites nothing
     if not item["answerable"]:
         return refused
     return not refused and answer_pass_rate(reply, item.get("must_include", [])) == 1.0
@@ -48,7 +48,8 @@ def reply_right(reply: str, item: Mapping[str, Any]) -> bool:
 def attribute(items: list[Mapping[str, Any]], prompts: Mapping[str, str],
               replies: Mapping[str, str]) -> tuple[int, int, list[Loss]]:
     """(replies right, of those the final answers kept, the losses with their causes).
-    A question is matched to its answer prompt by the standalone question the prompt asks.
+    A question is matched to its answer prompt by the standalone question the prompt asks;
+    an unanswerable question the gate refused before the model is not counted.
 
     Example: attribute([], {}, {}) == (0, 0, [])
     """
@@ -58,6 +59,8 @@ def attribute(items: list[Mapping[str, Any]], prompts: Mapping[str, str],
         key = prompts.get(item["standalone_question"])
         reply = replies.get(key or "")
         if key is None:  # never reached the model: the refusal gate stopped it
+            if not item["answerable"] and item["refused"]:
+                continue  # rightly: no reply to judge
             cause = "gate"
             reply = ""
         elif reply is None:

@@ -31,12 +31,15 @@ def test_each_right_reply_lost_is_named_with_its_cause() -> None:
         item("wrong", True, "About 50 remain [1].", 0.0),  # the model was wrong: not a loss
         item("order", True, "Some remain [1].", 0.0),
         item("gated", True, "The articles do not contain an answer.", 0.0, refused=True),
+        # rightly refused before the model: no reply to judge, no loss
+        item("unasked", False, "The articles do not contain an answer.", None, refused=True),
     ]
     right, kept, losses = attribute(items, PROMPTS, REPLIES)
-    assert (right, kept) == (4, 1)
+    # The partial reply to an unanswerable question cites what the passages hold: by the
+    # set's rule it does not refuse, so it is the model's miss, shown as written.
+    assert (right, kept) == (3, 1)
     assert [(x.id, x.cause) for x in losses] == [
-        ("ground", "grounding"), ("partial", "partial answer shown"), ("order", "renumbering"),
-        ("gated", "gate")]
+        ("ground", "grounding"), ("order", "renumbering"), ("gated", "gate")]
 
 
 def test_a_reply_is_judged_by_the_sets_rule() -> None:
@@ -44,3 +47,6 @@ def test_a_reply_is_judged_by_the_sets_rule() -> None:
     assert not reply_right("I cannot find this in the articles.",
                            {"answerable": True, "must_include": ["97"]})
     assert reply_right("97 or 129 [1.1, 2.3].", {"answerable": True, "must_include": ["97"]})
+    # an answer that also says what is missing is still an answer
+    assert reply_right("Killed on Sept. 27 [1.2]; the passages give no more details.",
+                       {"answerable": True, "must_include": ["27"]})
