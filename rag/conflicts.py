@@ -80,18 +80,26 @@ def _shared(fa: Figure, fb: Figure, topic: set[str]) -> set[str]:
 
 
 def measure(sentence: str, roots: set[str]) -> str:
-    """What a figure counts, in the sentence's own words: its words whose roots are `roots`,
-    in order, each once.
+    """What a figure counts, in the sentence's own words: the stretch from its first to its
+    last word whose root is in `roots`, figures left out, when that is short; else those
+    words alone, in order, each once.
 
-    Example: measure("the remaining 97 hostages held in Gaza", {"remain", "hostage"})
-             == "remaining hostages"
+    Example: measure("the remaining 97 hostages held in Gaza", {"remain", "hostage", "gaza"})
+             == "remaining hostages held in Gaza"
     """
+    words = list(_WORD.finditer(sentence))
+    hits = [i for i, m in enumerate(words) if _root(m.group().lower()) in roots]
+    if not hits:
+        return ""
+    stretch = [m.group() for m in words[hits[0]:hits[-1] + 1]]
+    if len(stretch) <= 7:
+        return " ".join(stretch)
     seen: set[str] = set()
     out = []
-    for w in _WORD.findall(sentence):
-        r = _root(w.lower())
-        if r in roots and r not in seen:
-            seen.add(r)
+    for i in hits:
+        w = words[i].group()
+        if _root(w.lower()) not in seen:
+            seen.add(_root(w.lower()))
             out.append(w)
     return " ".join(out)
 
