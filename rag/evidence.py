@@ -42,6 +42,7 @@ class Evidence:
     lexical: float = 0.0
     score: float = 0.0
     missing: tuple[str, ...] = ()  # names of the question the quote never mentions
+    core: bool = True  # a sentence of the retrieved chunk itself, not a neighbour
 
     @property
     def quote(self) -> str:
@@ -251,21 +252,37 @@ def _quotation_end(article: Article, start: int, end: int) -> int:
     return close + 1
 
 
-def candidates(hits: list[Hit]) -> list[Evidence]:
-    """Every sentence of the retrieved chunks, once (chunks overlap), in retrieval order.
-    A sentence followed by one that leans on it carries that one in its quote: the answer
-    is often split across both."""
+def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
+    """Every sentence of the retrieved chunks, grown to whole article sentences, once
+    (chunks overlap), in retrieval order; then each chunk's `window` neighbouring sentences
+    on either side (`core` False: they may enter the context, rag/context.py, but do not
+    rank their chunk). A sentence followed by one that leans on it carries that one in its
+    quote: the answer is often split across both."""
+    from rag.context import article_sentences, covering
+
     seen: set[tuple[str, int]] = set()
     out: list[Evidence] = []
-    for rank, hit in enumerate(hits):
-        for s in split_sentences(hit.chunk.text, base=hit.chunk.start):
+
+    def take(hit: Hit, rank: int, idx: range | list[int], core: bool) -> None:
+        sents = article_sentences(hit.article)
+        for i in idx:
+            s = sents[i]
             key = (hit.article.id, s.start)
             if key in seen or len(s.text) < 12:
                 continue
             seen.add(key)
             ext = _follower_end(hit.article, s.start, s.end)
             ext = _quotation_end(hit.article, s.start, max(s.end, ext))
-            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext))
+            out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext,
+                                core=core))
+
+    spans = [covering(article_sentences(h.article), h.chunk.start, h.chunk.end) for h in hits]
+    for rank, (hit, idx) in enumerate(zip(hits, spans, strict=True)):
+        take(hit, rank, idx, True)
+    for rank, (hit, idx) in enumerate(zip(hits, spans, strict=True)):
+        n = len(article_sentences(hit.article))
+        take(hit, rank, [*range(idx.stop, min(n, idx.stop + window)),
+                         *range(max(0, idx.start - window), idx.start)], False)
     return out
 
 
@@ -327,6 +344,7 @@ def rerank(hits: list[Hit], ranked: list[Evidence], k: int) -> list[Hit]:
     """
     best: dict[str, float] = {}
     for e in ranked:
-        best[e.chunk_id] = max(best.get(e.chunk_id, -1.0), e.score)
+        if e.core:
+            best[e.chunk_id] = max(best.get(e.chunk_id, -1.0), e.score)
     order = sorted(range(len(hits)), key=lambda i: (-best.get(hits[i].chunk.id, -1.0), i))
     return [hits[i] for i in order[:k]]

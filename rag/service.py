@@ -14,6 +14,7 @@ from rag import condense, evidence, examples, lexical
 from rag.answering import get_answerer
 from rag.citations import REFUSAL, renumber, verified
 from rag.conflicts import reconcile
+from rag.context import assemble
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import EmptyStoreError, InputError
 from rag.retrieval import Retriever
@@ -100,7 +101,7 @@ class RagService:
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
         standalone = self._standalone(q, history)
-        standalone, hits, ranked = self.passages(standalone)
+        standalone, hits, ranked = self.context(standalone)
         t1 = time.perf_counter()
         draft: Draft | None = None
         # The refusal gate, one for every answerer: each says how relevant the best
@@ -121,23 +122,46 @@ class RagService:
 
     def passages(self, question: str, k: int | None = None
                  ) -> tuple[str, list[Hit], list[evidence.Evidence]]:
-        """The question as searched (typos fixed), the passages an answer rests on, best
-        first, and their evidence sentences, scored: fused candidates reranked by their
-        best sentence; the top k (top_k)."""
+        """The question as searched (typos fixed), the top k retrieved chunks reranked by
+        their best sentence, and those chunks' evidence sentences, scored, best first (what
+        the evals rank for evidence_hit_at_k)."""
         k = k or self.settings.top_k
-        depth = max(self.settings.rerank_pool, k)
+        question, pool, ranked = self._ranked(question, max(self.settings.rerank_pool, k), 0)
+        kept = {h.chunk.id for h in pool[:k]}
+        return question, pool[:k], [e for e in ranked if e.core and e.chunk_id in kept]
+
+    def context(self, question: str, budget: int | None = None
+                ) -> tuple[str, list[Hit], list[evidence.Evidence]]:
+        """The question as searched, the context the answerer is handed (rag/context.py:
+        reranked chunks grown by their neighbours within the token budget, as pieces), and
+        the evidence sentences inside it, scored, best first."""
+        s = self.settings
+        budget = budget or s.context_budget
+        # Deep enough that the budget, not the pool, bounds the context.
+        depth = max(s.rerank_pool, s.top_k, budget // 100)
+        question, pool, ranked = self._ranked(question, depth, s.context_window)
+        pieces = assemble(pool, budget, s.context_window, s.top_k)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for p in pieces:
+            spans.setdefault(p.article.id, []).append((p.chunk.start, p.chunk.end))
+        inside = [e for e in ranked if any(a <= e.start and e.end <= b
+                                           for a, b in spans.get(e.article.id, ()))]
+        return question, pieces, inside
+
+    def _ranked(self, question: str, depth: int, window: int
+                ) -> tuple[str, list[Hit], list[evidence.Evidence]]:
+        """Fused candidates `depth` deep reranked by their best sentence, and every candidate
+        sentence (with `window` neighbours each side) scored, best first."""
         pool = self.retriever.retrieve(question, depth)
         fixed = self._correct_typos(question, pool)
         if fixed != question:  # the meaning found the passages; now their words can match
             question = fixed
             pool = self.retriever.retrieve(question, depth)
         qvec = self.retriever.embed_query(question)
-        ranked = evidence.score(question, qvec, evidence.candidates(pool), self.embedder,
+        ranked = evidence.score(question, qvec, evidence.candidates(pool, window), self.embedder,
                                 self.lexical.idf,
                                 {h.chunk.id: h.dense or 0.0 for h in pool})
-        hits = evidence.rerank(pool, ranked, k)
-        kept = {h.chunk.id for h in hits}
-        return question, hits, [e for e in ranked if e.chunk_id in kept]
+        return question, evidence.rerank(pool, ranked, len(pool)), ranked
 
     def _correct_typos(self, question: str, pool: list[Hit]) -> str:
         """"hezbolah" -> "hezbollah": words that are neither in the corpus nor common
@@ -158,7 +182,8 @@ class RagService:
         ids = [aid for aid, _ in islice(self.store.iter_article_meta(), articles)]
         s = self.settings
         key = examples.cache_key(ids, self.store.count_chunks(), n, examples.VERSION,
-                                 s.retrieval_mode, s.top_k, s.rerank_pool, s.min_relevance,
+                                 s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
+                                 s.context_window, s.min_relevance,
                                  s.min_relevance_open, s.max_evidence)
 
         def make() -> list[str]:
@@ -171,7 +196,7 @@ class RagService:
                     sources.setdefault(q, aid)
 
             def answered(q: str) -> bool:
-                question, _, ranked = self.passages(q)
+                question, _, ranked = self.context(q)
                 draft = compose(question, ranked, evidence.relevance_floor(question, s),
                                 s.max_evidence)
                 return not draft.refused and sources[q] in {c.article_id for c in draft.citations}

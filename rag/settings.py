@@ -19,6 +19,10 @@ def _env(name: str, default: Any, help: str, **kw: Any) -> Any:
     return Field(default, validation_alias=AliasChoices(name), description=help, **kw)
 
 
+EXTRACTIVE_CONTEXT = 1500  # tokens; the curve in the README chose these
+LLM_CONTEXT = 3000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True,
@@ -66,7 +70,18 @@ class Settings(BaseSettings):
                                      "as near-duplicates.", ge=0, le=1)
 
     # --- retrieval
-    top_k: int = _env("RAG_TOP_K", 6, "Passages handed to the answerer.", ge=1, le=50)
+    top_k: int = _env("RAG_TOP_K", 6,
+                      "Best-ranked passages that enter the answerer's context first, before "
+                      "any passage's neighbours (the budget, RAG_CONTEXT_TOKENS, decides the "
+                      "rest).", ge=1, le=50)
+    context_tokens: int | None = _env(
+        "RAG_CONTEXT_TOKENS", None,
+        "The answerer's context budget in tiktoken tokens: the reranked passages grown by "
+        "their neighbouring sentences, merged per article. Unset: per backend (see "
+        "context_budget).", ge=100, le=200_000)
+    context_window: int = _env("RAG_CONTEXT_WINDOW", 2,
+                               "Neighbouring sentences each passage may take on either side.",
+                               ge=0, le=20)
     candidate_k: int = _env("RAG_CANDIDATE_K", 30,
                             "Candidates taken from each retriever before fusion.", ge=1)
     rerank_pool: int = _env("RAG_RERANK_POOL", 10,
@@ -160,6 +175,20 @@ class Settings(BaseSettings):
         if self.local_model:
             return "local"
         return "extractive"
+
+    @property
+    def context_budget(self) -> int:
+        """RAG_CONTEXT_TOKENS, or the backend's default, chosen from the budget curve in the
+        README: extractive EXTRACTIVE_CONTEXT, an OpenAI-compatible model LLM_CONTEXT, an
+        in-process model what its window leaves after the answer and the prompt's rules."""
+        if self.context_tokens is not None:
+            return self.context_tokens
+        backend = self.answer_backend
+        if backend == "extractive":
+            return EXTRACTIVE_CONTEXT
+        if backend == "local":
+            return max(300, min(LLM_CONTEXT, self.llm_context - self.llm_max_tokens - 600))
+        return LLM_CONTEXT
 
     @property
     def feedback_path(self) -> Path:
