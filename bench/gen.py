@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -289,6 +290,8 @@ class Question:
     sources: list[str]
     kind: str
     answerable: bool = True
+    must_include: list[str] = field(default_factory=list)  # the answer, as a pattern
+    evidence: list[str] = field(default_factory=list)  # the fact's sentence, verbatim
 
 
 def _slots(rng: random.Random) -> dict[str, object]:
@@ -407,7 +410,9 @@ def generate(n_articles: int, seed: int = 7, question_rate: float = 0.15
                 questions.append(Question(
                     id=f"g{n:05d}", question=rng.choice(unique),
                     answer=fact.answer.format(**slots), sources=[article.name],
-                    kind=f"{topic.name}/{fact.key}"))
+                    kind=f"{topic.name}/{fact.key}",
+                    must_include=[re.escape(fact.answer.format(**slots))],
+                    evidence=[fact.sentence.format(**slots)]))
         yield article, questions
 
 

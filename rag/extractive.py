@@ -4,11 +4,11 @@ answerer (rag/answering.py, rag/conflicts.py)."""
 
 from __future__ import annotations
 
-from rag.answer_match import announces_list, enumeration
-from rag.citations import Span, make_citation
+from rag.answer_match import HOLDS, announces_list, enumeration, match
+from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
 from rag.evidence import Evidence
-from rag.question import analyse
+from rag.question import Ask, analyse
 from rag.text import split_sentences, words
 from rag.types import Article, Draft
 
@@ -35,25 +35,56 @@ def list_end(article: Article, end: int) -> int:
     return end
 
 
+# Types whose answer a sentence visibly holds or lacks (a number of the counted thing, a
+# name the question lacks, a place, a date, quoted speech, an enumeration); open, yes/no
+# and reason questions take the best relevant sentence.
+TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list"})
+TYPE_MARGIN = 0.15  # how far below the best sentence one of the asked type may score
+# Types whose absence is told reliably: no number of the counted thing, no new name. For the
+# others (a date may be "until it is destroyed", a reaction need not be quoted) the best
+# relevant sentence stands when none shows the type.
+REFUSE_UNFIT = frozenset({"quantity", "person", "organisation"})
+
+
+def _quote_end(e: Evidence, listing: bool) -> int:
+    end = max(e.end, e.ext_end)
+    if listing and announces_list(e.article.text[e.start:end]):
+        return list_end(e.article, end)  # the list itself, not its promise
+    return end
+
+
+def _fits(ask: Ask, e: Evidence) -> bool:
+    return match(ask, e.article.text[e.start:_quote_end(e, ask.type == "list")]).score >= HOLDS
+
+
 def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: int) -> Draft:
     """Stitch the answer from the best sentences (`ranked` is non-empty and its best passed
-    the refusal gate): both sides first when sources give different figures, else the best
-    sentence and those close to it that add something."""
-    best = ranked[0]
+    the refusal gate): both sides first when sources give different figures; else, for a
+    question whose answer has a visible type (how many, who, where, when, what did X say,
+    which conditions), the best sentence that holds an answer of that type, within
+    TYPE_MARGIN of the best, with those close to it that also hold one; a refusal when none
+    does (an on-topic sentence of another type is not the answer); for open questions the
+    best sentence and those close to it that add something."""
+    ask = analyse(question)
+    typed = ask.type in TYPED
     conflicts = find_conflicts(question, ranked)
     if conflicts:
         chosen = [conflicts[0].a, conflicts[0].b]
     else:
+        close = [e for e in ranked if e.score >= max(floor, ranked[0].score - TYPE_MARGIN)]
+        fitting = [e for e in close if _fits(ask, e)] if typed else close
+        if not fitting and ask.type in REFUSE_UNFIT:
+            return Draft(REFUSAL, [], True)
+        pool = fitting or close
+        best = pool[0]
         chosen = [best]
-        for e in ranked[1:]:
+        for e in pool[1:]:
             if len(chosen) >= max_evidence:
                 break
             if e.score < max(floor, best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
-    ends = [max(e.end, e.ext_end) for e in chosen]
-    if analyse(question).type == "list" and announces_list(chosen[0].quote):
-        ends[0] = list_end(chosen[0].article, ends[0])  # the list itself, not its promise
+    ends = [_quote_end(e, ask.type == "list") for e in chosen]
     citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, end))
                  for n, (e, end) in enumerate(zip(chosen, ends, strict=True), 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)

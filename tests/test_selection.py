@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from rag.conflicts import topic_coverage, topic_roots
-from rag.evidence import _follower_end
-from rag.extractive import list_end
+from rag.evidence import Evidence, _follower_end
+from rag.extractive import compose, list_end
 from rag.service import RagService
 from rag.types import Article
 
@@ -70,3 +70,37 @@ def test_a_promised_list_is_quoted_with_the_list() -> None:
     end = text.index("met.") + 4
     assert text[:list_end(article(text), end)].endswith("end the war.")
     assert list_end(article("No list here. Nor here."), 13) == 13
+
+
+def _evidence(article: Article, sentence: str, score: float) -> Evidence:
+    start = article.text.index(sentence)
+    return Evidence(article, "c1", sentence, start, start + len(sentence), 0, 0, score=score)
+
+
+DOC = Article(id="d", title="History", source="", url="", text=(
+    "Look for a PEP titled Release Schedule for the next version. "
+    "The very first article about Python was written in 1991 and is now outdated. "
+    "The language has many users today."))
+
+
+@pytest.mark.parametrize(("question", "quoted", "left_out"), [
+    # a date question quotes the sentence with the date, not the better-scoring one without
+    ("when was the first article about python written",
+     "written in 1991", "Look for a PEP"),
+    # an open question keeps the best sentence, whatever it holds
+    ("python release schedule pep", "Look for a PEP", None),
+])
+def test_a_typed_question_quotes_sentences_of_its_type(question: str, quoted: str,
+                                                       left_out: str | None) -> None:
+    ranked = [_evidence(DOC, "Look for a PEP titled Release Schedule for the next version.", 0.8),
+              _evidence(DOC, "The very first article about Python was written in 1991 and is "
+                        "now outdated.", 0.72)]
+    draft = compose(question, ranked, 0.4, 3)
+    assert quoted in draft.text
+    assert left_out is None or left_out not in draft.text
+
+
+def test_a_count_nobody_gives_is_refused_not_answered_with_a_sentence_without_it(
+        service: RagService) -> None:
+    a = service.ask("how many rockets did hezbollah fire at central israel when blinken arrived")
+    assert a.refused and not a.citations  # the articles say "a barrage", never how many
