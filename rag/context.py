@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from threading import Lock
 
-from rag.text import split_sentences
+from rag.text import paragraphs, split_sentences
 from rag.tokens import tiktoken_len
 from rag.types import Article, Chunk, Hit, Sentence
 
@@ -30,7 +30,15 @@ class _Sentences:
     """An article's sentences, with token counts filled in as they are needed."""
 
     items: list[Sentence]
+    text: str
     tokens: dict[int, int] = field(default_factory=dict)
+    _paragraphs: list[tuple[int, int]] | None = None
+
+    @property
+    def paragraphs(self) -> list[tuple[int, int]]:
+        if self._paragraphs is None:
+            self._paragraphs = list(paragraphs(self.text))
+        return self._paragraphs
 
     def cost(self, i: int, count: Callable[[str], int]) -> int:
         if i not in self.tokens:
@@ -53,7 +61,7 @@ class _Cache:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
-        found = _Sentences(split_sentences(article.text))
+        found = _Sentences(split_sentences(article.text), article.text)
         with self.lock:
             self.items[key] = found
             while len(self.items) > self.size:
@@ -71,6 +79,24 @@ def article_sentences(article: Article) -> list[Sentence]:
              == ["Rain fell.", "Wind blew."]
     """
     return _CACHE.get(article).items
+
+
+def article_paragraphs(article: Article) -> list[tuple[int, int]]:
+    """The article's paragraphs as (start, end), in order (memoised per article).
+
+    Example: article_paragraphs(art("Title\n\nBody.")) == [(0, 5), (7, 12)]
+    """
+    return _CACHE.get(article).paragraphs
+
+
+def next_sentence(article: Article, end: int) -> Sentence | None:
+    """The article's first sentence that starts at or after `end`.
+
+    Example: next_sentence(art("Rain fell. Wind blew."), 10).text == "Wind blew."
+    """
+    sents = article_sentences(article)
+    i = bisect_left(sents, end, key=lambda s: s.start)
+    return sents[i] if i < len(sents) else None
 
 
 def covering(sentences: list[Sentence], start: int, end: int) -> range:

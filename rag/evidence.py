@@ -4,15 +4,17 @@ scored against the question by meaning (embeddings) and by the question's own te
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from rag.context import article_paragraphs, article_sentences, covering, next_sentence
 from rag.embeddings import Embedder
 from rag.settings import Settings
-from rag.text import content_terms, normalize, paragraphs, split_sentences, words
+from rag.text import content_terms, normalize, split_sentences, words
 from rag.types import Article, Hit
 
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -215,15 +217,16 @@ def _follower_end(article: Article, start: int, end: int) -> int:
     in ...", "Under this proposal ...", or a quotation continuing a speaker), or answers it
     (a heading, an FAQ's question, a line ending in a colon: then across a paragraph
     break); else `end`."""
+    following = next_sentence(article, end)
+    if following is None:
+        return end
     if _announces(article.text[start:end]):
-        following = split_sentences(article.text[end:end + 800], base=end)
-        return following[0].end if following else end
+        return following.end if following.start - end < 800 else end
     gap = article.text[end:end + 3]
     if "\n\n" in gap:
         return end
-    following = split_sentences(article.text[end:end + 600], base=end)
-    if following and (_ANAPHOR.match(following[0].text) or following[0].text[:1] in "\"“"):
-        return following[0].end
+    if _ANAPHOR.match(following.text) or following.text[:1] in "\"“":
+        return following.end
     return end
 
 
@@ -236,8 +239,9 @@ def _quotation_end(article: Article, start: int, end: int) -> int:
     Example: for a.text == 'He said: "They wait. They die." Later.', the quote
              a.text[0:_quotation_end(a, 0, 20)] == 'He said: "They wait. They die."'
     """
-    para_start, para_end = next(((s, e) for s, e in paragraphs(article.text)
-                                 if s <= start < e), (start, end))
+    paras = article_paragraphs(article)
+    i = bisect_right(paras, start, key=lambda p: p[0]) - 1
+    para_start, para_end = paras[i] if i >= 0 and start < paras[i][1] else (start, end)
     before = article.text[para_start:end]
     curly_open = before.count("“") > before.count("”")
     if not curly_open and before.count('"') % 2 == 0:
@@ -258,8 +262,6 @@ def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
     on either side (`core` False: they may enter the context, rag/context.py, but do not
     rank their chunk). A sentence followed by one that leans on it carries that one in its
     quote: the answer is often split across both."""
-    from rag.context import article_sentences, covering
-
     seen: set[tuple[str, int]] = set()
     out: list[Evidence] = []
 
