@@ -410,7 +410,7 @@ def generate(n_articles: int, seed: int = 7, question_rate: float = 0.15
                 questions.append(Question(
                     id=f"g{n:05d}", question=rng.choice(unique),
                     answer=fact.answer.format(**slots), sources=[article.name],
-                    kind=f"{topic.name}/{fact.key}",
+                    kind="single",
                     must_include=[re.escape(fact.answer.format(**slots))],
                     evidence=[fact.sentence.format(**slots)]))
         yield article, questions

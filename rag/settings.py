@@ -20,7 +20,7 @@ def _env(name: str, default: Any, help: str, **kw: Any) -> Any:
 
 
 EXTRACTIVE_CONTEXT = 1500  # tokens; the curve in the README chose these
-LLM_CONTEXT = 3000
+LLM_CONTEXT = 6000
 
 
 class Settings(BaseSettings):
