@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from rag.evidence import Evidence, relevance_floor
+from rag.extractive import TYPED
+from rag.question import analyse
 from rag.settings import Settings
 from rag.types import Draft, Hit, Turn
 
@@ -41,13 +43,19 @@ class ExtractiveAnswerer:
         self.settings = settings
 
     def floor(self, question: str) -> float:
+        # A typed question (how many, who, when, which ...) may be answered from evidence
+        # scoring as low as an open one's, but then only by a sentence of its type
+        # (rag/extractive.py compose, typed_floor).
+        if analyse(question).type in TYPED:
+            return min(self.settings.min_relevance_open, relevance_floor(question, self.settings))
         return relevance_floor(question, self.settings)
 
     def answer(self, question: str, hits: list[Hit], ranked: list[Evidence]
                ) -> Iterator[str | Draft]:
         from rag.extractive import compose
 
-        yield compose(question, ranked, self.floor(question), self.settings.max_evidence)
+        yield compose(question, ranked, self.floor(question), self.settings.max_evidence,
+                      relevance_floor(question, self.settings))
 
     def condense(self, question: str, history: list[Turn]) -> str | None:
         return None

@@ -40,6 +40,9 @@ def list_end(article: Article, end: int) -> int:
 # and reason questions take the best relevant sentence.
 TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list"})
 TYPE_MARGIN = 0.15  # how far below the best sentence one of the asked type may score
+# Below the factoid floor a sentence of the asked type must also hold this share of the
+# question's terms (idf-weighted): a new name alone does not answer "who replaced X".
+TYPED_TERMS = 0.5
 # Types whose absence is told reliably: no number of the counted thing, no new name. For the
 # others (a date may be "until it is destroyed", a reaction need not be quoted) the best
 # relevant sentence stands when none shows the type.
@@ -57,14 +60,16 @@ def _fits(ask: Ask, e: Evidence) -> bool:
     return match(ask, e.article.text[e.start:_quote_end(e, ask.type == "list")]).score >= HOLDS
 
 
-def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: int) -> Draft:
+def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: int,
+            typed_floor: float = 0.0) -> Draft:
     """Stitch the answer from the best sentences (`ranked` is non-empty and its best passed
     the refusal gate): both sides first when sources give different figures; else, for a
     question whose answer has a visible type (how many, who, where, when, what did X say,
     which conditions), the best sentence that holds an answer of that type, within
     TYPE_MARGIN of the best, with those close to it that also hold one; a refusal when none
     does (an on-topic sentence of another type is not the answer); for open questions the
-    best sentence and those close to it that add something."""
+    best sentence and those close to it that add something. Below `typed_floor` a typed
+    question is answered only by a sentence of its type."""
     ask = analyse(question)
     typed = ask.type in TYPED
     conflicts = find_conflicts(question, ranked)
@@ -73,7 +78,9 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     else:
         close = [e for e in ranked if e.score >= max(floor, ranked[0].score - TYPE_MARGIN)]
         fitting = [e for e in close if _fits(ask, e)] if typed else close
-        if not fitting and ask.type in REFUSE_UNFIT:
+        if ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
+            fitting = [e for e in fitting if e.lexical >= TYPED_TERMS]
+        if not fitting and (ask.type in REFUSE_UNFIT or ranked[0].score < typed_floor):
             return Draft(REFUSAL, [], True)
         pool = fitting or close
         best = pool[0]

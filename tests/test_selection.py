@@ -104,3 +104,24 @@ def test_a_count_nobody_gives_is_refused_not_answered_with_a_sentence_without_it
         service: RagService) -> None:
     a = service.ask("how many rockets did hezbollah fire at central israel when blinken arrived")
     assert a.refused and not a.citations  # the articles say "a barrage", never how many
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # weak evidence, but a sentence of the asked type that holds the question's terms
+    ("When is the US presidential election?", ["Nov. 5"]),
+    ("How many hostages are left in Gaza right now?", ["97", "129"]),
+])
+def test_a_typed_question_is_answered_by_a_sentence_of_its_type_despite_weak_evidence(
+        service: RagService, question: str, expected: list[str]) -> None:
+    a = service.ask(question)
+    assert not a.refused
+    assert all(x in a.answer for x in expected)
+
+
+@pytest.mark.parametrize("question", [
+    "Who was chosen as the new leader of Hamas after Sinwar's death?",
+    "Who replaced Yoav Gallant as defence minister?",
+])
+def test_weak_evidence_without_the_asked_type_is_refused(service: RagService,
+                                                         question: str) -> None:
+    assert service.ask(question).refused
