@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from rag.errors import BackendError
-from rag.grounding import GroundingState, Numbered, ground, is_refusal
+from rag.grounding import GroundingState, Numbered, ground, is_refusal, whole_quotations
 from rag.llm import Generator
 from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
@@ -33,7 +33,7 @@ def answer_with_llm(gen: Generator, question: str, hits: list[Hit], settings: Se
     streamed = GroundingState()  # one numbering for the whole stream, as the final answer
     for token in gen.stream(answer_messages(question, passages), settings.llm_max_tokens):
         text += token
-        sentences = split_sentences(text[shown:], base=shown)
+        sentences = whole_quotations(text, split_sentences(text[shown:], base=shown))
         # All but the last sentence are complete; stream those that hold up.
         for s in sentences[:-1]:
             shown = s.end

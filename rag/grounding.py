@@ -318,15 +318,27 @@ _DOUBLE_NEGATION = re.compile(rf"(?:{_NEGATION.pattern})\W+(?:\w+\W+)?(?:{_NEGAT
 
 def _negated(text: str) -> set[str]:
     """The stemmed terms within three words after a negation ("refused to resign",
-    "did not formulate a plan").
+    "did not formulate a plan"), up to the end of its clause: in "alleged without evidence
+    that Hezbollah hid money" only "evidence" is negated.
 
     Example: _negated("He refused to resign on Monday.") == {"resign"}
     """
     out: set[str] = set()
     for m in _NEGATION.finditer(text):
-        after = text[m.end():m.end() + 60].split()[:3]
-        out |= stems(" ".join(after))
+        scope: list[str] = []
+        for word in text[m.end():m.end() + 60].split()[:3]:
+            if word.lower().strip("\"'“”‘’") in _CLAUSE_START:
+                break
+            scope.append(word)
+            if word[-1:] in ",;:.!?)":
+                break
+        out |= stems(" ".join(scope))
     return out
+
+
+_CLAUSE_START = frozenset({"that", "which", "who", "whom", "whose", "but", "and", "or",
+                           "because", "while", "when", "where", "whereas", "although",
+                           "though", "after", "before", "since", "as", "if", "unless"})
 
 
 def _quoted_in(quote: str, sources: list[str]) -> bool:
@@ -336,7 +348,7 @@ def _quoted_in(quote: str, sources: list[str]) -> bool:
     Example: _quoted_in("about 120 hostages,", ["Officials said “about 120 hostages” were"])
     """
     q = normalize(quote).strip(" \t\"'.,;:!?").lower()
-    return not q or any(q in normalize(x).lower() for x in sources)
+    return not q or any(q in normalize(x).lower() for x in [*sources, " ".join(sources)])
 
 
 _LOOSE_MARKER = re.compile(r"([.!?…]+)([\"'”’)]*)\s*((?:\[\d+(?:\.\d+)?(?:\s*[,;]\s*\d+"
@@ -367,7 +379,7 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
     kept: list[str] = []
     unsupported: list[str] = []
     not_found: list[str] = []
-    for s in split_sentences(body):
+    for s in whole_quotations(body, split_sentences(body)):
         sentence = s.text
         refs = _refs(sentence)
         clean = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
@@ -397,6 +409,26 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
     kept += missing
     unsupported += [x for x in not_found if x not in missing]
     return Draft(" ".join(kept), state.citations, False, unsupported=unsupported)
+
+
+def _open_quote(text: str) -> bool:
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+def whole_quotations(text: str, sentences: list[Sentence]) -> list[Sentence]:
+    """Sentences, with those that open a quotation joined to the ones that close it: the
+    answer 'He said: "They wait. They die" [1.2].' is one claim, cited at its end.
+
+    Example: [s.text for s in whole_quotations(t, split_sentences(t))]
+             == ['He said: "They wait. They die" [1].']  # t is that text
+    """
+    out: list[Sentence] = []
+    for s in sentences:
+        if out and _open_quote(out[-1].text):
+            last = out.pop()
+            s = Sentence(text[last.start:s.end], last.start, s.end)
+        out.append(s)
+    return out
 
 
 def _attach(sentence: str, marks: str) -> str:

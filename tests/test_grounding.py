@@ -7,7 +7,7 @@ import pytest
 from rag.citations import locate, renumber, verified
 from rag.condense import rewrite
 from rag.conflicts import disagree, figures, topic_roots
-from rag.grounding import Numbered, ground, split_quotes_section
+from rag.grounding import Numbered, _says_the_same, ground, split_quotes_section
 from rag.types import Article, Chunk, Turn
 
 TEXT = ("Blinken met Egyptian President Abdel Fattah el-Sissi in Cairo on Monday. "
@@ -191,3 +191,25 @@ P3 = passage(Article(id="a3", text=GANTZ, title="t", source="", url=""))
 def test_true_sentences_a_capable_model_writes_are_kept(reply: str, shown: str) -> None:
     d = ground(reply, [P3])
     assert d.text == shown and not d.unsupported
+
+
+def test_a_quotation_running_over_two_sentences_is_one_claim_cited_at_its_end() -> None:
+    text = ('Lazzarini said "In northern Gaza, people are just waiting to die. They feel '
+            'deserted" [1.1, 1.2].')
+    article = Article(id="u", title="UNRWA", source="", url="", text=(
+        "In northern Gaza, people are just waiting to die. They feel deserted, hopeless, and "
+        "alone, Lazzarini said."))
+    chunk = Chunk(id="u:0", article_id="u", index=0, text=article.text, start=0,
+                  end=len(article.text))
+    draft = ground(text, [Numbered(1, article, chunk)])
+    assert draft.text.startswith('Lazzarini said "In northern Gaza, people are just waiting')
+    assert draft.text.endswith("[1] [2].")  # both sentences it quotes, cited once each
+    assert not draft.unsupported
+
+
+def test_a_negation_stops_at_its_clause() -> None:
+    source = ("Israeli forces alleged without evidence that Hezbollah had stashed money and "
+              "weapons in the basement.")
+    claim = "Israeli forces alleged that Hezbollah had stashed money and weapons in the basement."
+    assert _says_the_same(claim, [source])
+    assert not _says_the_same("Hezbollah did not stash money in the basement.", [source])
