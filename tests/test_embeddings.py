@@ -82,10 +82,10 @@ def test_int8_is_opt_in_close_and_stored_under_its_own_name(onnx: MiniLMEmbedder
                                                             model_cache: Path) -> None:
     int8 = _embedder(model_cache, quantized=True)
     assert int8.name != onnx.name  # a store built by one is refused by the other
-    assert int8.model_path.name == onnx.model_path.name.replace("-fp32", "-int8pc")
+    assert int8.model_path.name == onnx.model_path.name.replace("-fp32", "-int8pc7")
     cosine = (int8.embed(REF_TEXTS) * REF_VECTORS).sum(axis=1)
-    assert cosine.min() > 0.97 and cosine.mean() > 0.99
-    assert cosine.min() < 0.9999  # it is really another model file
+    assert cosine.min() > 0.97 and cosine.mean() > 0.99, (cosine.min(), cosine.mean())
+    assert cosine.min() < 0.9999, cosine.min()  # it is really another model file
 
 
 def test_batching_and_length_sorting_do_not_change_a_vector(onnx: MiniLMEmbedder) -> None:

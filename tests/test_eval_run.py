@@ -109,16 +109,16 @@ def test_evidence_metrics_read_the_passages_each_question_was_handed(
     hits = [m[f"evidence_hit_at_{k}"] for k in (1, 3, 5, 10)]
     assert hits == sorted(hits) and hits[-1] >= 0.9
     assert 0.8 <= m["evidence_recall"] <= 1.0
-    top_k = report["config"]["top_k"]
+    top_k, budget = report["config"]["top_k"], report["config"]["context_tokens"]
     for it in report["items"]:
         s = it["scores"]
         assert s["context_tokens"] == context_tokens([p["text"] for p in it["passages"]])
-        assert 0 < s["context_tokens"] <= top_k * 400
+        assert 0 < s["context_tokens"] <= budget
         if not it["answerable"]:
             assert s["evidence_recall"] is None and s["evidence_hit_at_10"] is None
-        elif s["evidence_recall"] == 1.0:
-            # the passages handed over (top_k of them) hold the evidence: it ranks within them
-            assert s["evidence_rank"] is not None and s["evidence_rank"] <= top_k
+        elif s["evidence_rank"] is not None and s["evidence_rank"] <= top_k:
+            # the best top_k passages always enter the context: their evidence was handed over
+            assert s["evidence_recall"] > 0
     assert m["context_tokens"] == round(sum(it["scores"]["context_tokens"]
                                             for it in report["items"]) / 28, 1)
 
