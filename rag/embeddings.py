@@ -234,7 +234,7 @@ def onnx_model(weights: Path, cache: Path) -> Path:
 
     The bundled weights must hash to BUNDLED_SHA256: a damaged or altered install is refused
     rather than turned into different vectors."""
-    from rag.onnx_build import build_onnx
+    from rag.onnx_build import IR_VERSION, build_onnx
 
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -245,7 +245,8 @@ def onnx_model(weights: Path, cache: Path) -> Path:
         raise ConfigError(f"the bundled embedding weights {weights / 'model.safetensors'} have "
                           f"sha256 {sha}, not upstream's {BUNDLED_SHA256}: the install is "
                           "damaged; reinstall rag-articles")
-    path = cache / f"minilm-{sha[:16]}-fp32.onnx"
+    # The file format is in the name: a file another build wrote is never loaded in its place.
+    path = cache / f"minilm-{sha[:16]}-ir{IR_VERSION}-fp32.onnx"
     if not path.is_file():
         build_onnx(weights, path)
     return path

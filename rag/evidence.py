@@ -212,6 +212,24 @@ def _announces(sentence: str) -> bool:
     return tail in ("?", ":") or (tail not in ".!\"'”’)…" and len(sentence) < 100)
 
 
+_ITEM = re.compile(r"^(?:[*•‣▪\-–]|\(?\d{1,2}[.)]|\([a-z]\))\s+")
+LIST_CHARS = 1200  # the most a quoted list may run past its announcing sentence
+
+
+def items_end(article: Article, end: int) -> int:
+    """Where the bulleted or numbered items that follow `end` end (two items at least,
+    consecutive, within LIST_CHARS); `end` when no such list follows.
+
+    Example: items_end(art("Steps:\n* Mix.\n* Bake.\nServe."), 6) == 21
+    """
+    last, count = end, 0
+    s = next_sentence(article, end)
+    while s is not None and _ITEM.match(s.text) and s.end - end <= LIST_CHARS:
+        last, count = s.end, count + 1
+        s = next_sentence(article, s.end)
+    return last if count >= 2 else end
+
+
 def _follower_end(article: Article, start: int, end: int) -> int:
     """End of the next sentence when it leans on the one ending at `end` ("It resulted
     in ...", "Under this proposal ...", or a quotation continuing a speaker), or answers it
@@ -221,6 +239,9 @@ def _follower_end(article: Article, start: int, end: int) -> int:
     if following is None:
         return end
     if _announces(article.text[start:end]):
+        listed = items_end(article, end) if article.text[start:end].rstrip().endswith(":") else end
+        if listed > end:
+            return listed  # "after its three steps:" and the steps
         return following.end if following.start - end < 800 else end
     gap = article.text[end:end + 3]
     if "\n\n" in gap:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rag.answer_match import HOLDS, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
-from rag.evidence import Evidence
+from rag.evidence import Evidence, items_end
 from rag.question import Ask, analyse
 from rag.text import split_sentences, words
 from rag.types import Article, Draft
@@ -32,7 +32,7 @@ def list_end(article: Article, end: int) -> int:
     for s in split_sentences(article.text[end:end + 800], base=end)[:2]:
         if len(enumeration(s.text)) >= 3:
             return s.end
-    return end
+    return items_end(article, end)
 
 
 # Types whose answer a sentence visibly holds or lacks (a number of the counted thing, a
@@ -91,7 +91,26 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             if e.score < max(floor, best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
-    ends = [_quote_end(e, ask.type == "list") for e in chosen]
-    citations = [make_citation(n, e.article, e.chunk_id, Span(e.start, end))
-                 for n, (e, end) in enumerate(zip(chosen, ends, strict=True), 1)]
+    spans = merged([(e, Span(e.start, _quote_end(e, ask.type == "list"))) for e in chosen])
+    citations = [make_citation(n, e.article, e.chunk_id, span)
+                 for n, (e, span) in enumerate(spans, 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)
+
+
+def merged(quotes: list[tuple[Evidence, Span]]) -> list[tuple[Evidence, Span]]:
+    """The quotes with those of one article that overlap or touch joined into one, in the
+    first one's place: no sentence is quoted twice.
+
+    Example: [s for _, s in merged([(e1, Span(0, 40)), (e2, Span(20, 90))])] == [Span(0, 90)]
+    """
+    out: list[tuple[Evidence, Span]] = []
+    for e, span in quotes:
+        for i, (f, other) in enumerate(out):
+            # overlapping spans leave an empty gap; touching ones only whitespace
+            gap = e.article.text[min(span.end, other.end):max(span.start, other.start)]
+            if f.article.id == e.article.id and not gap.strip():
+                out[i] = (f, Span(min(span.start, other.start), max(span.end, other.end)))
+                break
+        else:
+            out.append((e, span))
+    return out

@@ -125,3 +125,27 @@ def test_a_typed_question_is_answered_by_a_sentence_of_its_type_despite_weak_evi
 def test_weak_evidence_without_the_asked_type_is_refused(service: RagService,
                                                          question: str) -> None:
     assert service.ask(question).refused
+
+
+STEPS = Article(id="s", title="Sorting", source="", url="", text=(
+    "Decorate-sort-undecorate\n\nThis idiom is called Decorate-Sort-Undecorate after its three "
+    "steps:\n\n* First, the list is decorated with new values.\n\n* Second, the decorated list "
+    "is sorted.\n\n* Finally, the decorations are removed.\n\nThe idiom is also known as the "
+    "Schwartzian transform."))
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_the_items_it_introduces() -> None:
+    start = STEPS.text.index("This idiom")
+    end = STEPS.text.index(":", start) + 1
+    quote = STEPS.text[start:_follower_end(STEPS, start, end)]
+    assert quote.endswith("the decorations are removed.")
+    assert "Schwartzian" not in quote  # the list ends where its items end
+
+
+def test_overlapping_quotes_of_one_article_become_one_citation() -> None:
+    first = "This idiom is called Decorate-Sort-Undecorate after its three steps:"
+    ranked = [_evidence(STEPS, first, 0.8),
+              _evidence(STEPS, "* Second, the decorated list is sorted.", 0.75)]
+    draft = compose("what are the steps of decorate sort undecorate", ranked, 0.4, 3)
+    assert len(draft.citations) == 1  # the colon's quote holds the second step already
+    assert draft.text.count("Second, the decorated list is sorted.") == 1
