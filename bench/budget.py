@@ -85,6 +85,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
                          strict=True):
         ax.set(xscale="log", xlabel="context budget (tokens)", title=title)
         ax.set_xticks(sorted({r["budget"] for r in rows}))
+        ax.minorticks_off()
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     axes[0].legend(fontsize=8)
     fig.tight_layout()
