@@ -77,6 +77,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
         chosen = [conflicts[0].a, conflicts[0].b]
     else:
         close = [e for e in ranked if e.score >= max(floor, ranked[0].score - TYPE_MARGIN)]
+        if not close:  # nothing above the floor (a caller without the service's gate)
+            return Draft(REFUSAL, [], True)
         fitting = [e for e in close if _fits(ask, e)] if typed else close
         if ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
             fitting = [e for e in fitting if e.lexical >= TYPED_TERMS]
@@ -105,12 +107,20 @@ def merged(quotes: list[tuple[Evidence, Span]]) -> list[tuple[Evidence, Span]]:
     """
     out: list[tuple[Evidence, Span]] = []
     for e, span in quotes:
-        for i, (f, other) in enumerate(out):
-            # overlapping spans leave an empty gap; touching ones only whitespace
-            gap = e.article.text[min(span.end, other.end):max(span.start, other.start)]
-            if f.article.id == e.article.id and not gap.strip():
-                out[i] = (f, Span(min(span.start, other.start), max(span.end, other.end)))
-                break
-        else:
-            out.append((e, span))
+        out.append((e, span))
+        changed = True
+        while changed:  # a widened span may now reach another: merge until none does
+            changed = False
+            for i in range(len(out)):
+                for j in range(i + 1, len(out)):
+                    (f, a), (g, b) = out[i], out[j]
+                    # overlapping spans leave an empty gap; touching ones only whitespace
+                    gap = f.article.text[min(a.end, b.end):max(a.start, b.start)]
+                    if f.article.id == g.article.id and not gap.strip():
+                        out[i] = (f, Span(min(a.start, b.start), max(a.end, b.end)))
+                        del out[j]
+                        changed = True
+                        break
+                if changed:
+                    break
     return out

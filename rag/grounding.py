@@ -325,14 +325,17 @@ def _negated(text: str) -> set[str]:
     """
     out: set[str] = set()
     for m in _NEGATION.finditer(text):
-        scope: list[str] = []
-        for word in text[m.end():m.end() + 60].split()[:3]:
-            if word.lower().strip("\"'“”‘’") in _CLAUSE_START:
-                break
-            scope.append(word)
-            if word[-1:] in ",;:.!?)":
-                break
-        out |= stems(" ".join(scope))
+        after = text[m.end():m.end() + 60].split()[:3]
+        if m.group().lower() in ("without", "no"):
+            # "without evidence that Hezbollah hid money": the noun is negated, not the
+            # clause that follows it.
+            scope: list[str] = []
+            for word in after:
+                if word.lower().strip("\"'“”‘’") in _CLAUSE_START:
+                    break
+                scope.append(word)
+            after = scope
+        out |= stems(" ".join(after))
     return out
 
 
@@ -411,8 +414,17 @@ def ground(text: str, passages: list[Numbered], state: GroundingState | None = N
     return Draft(" ".join(kept), state.citations, False, unsupported=unsupported)
 
 
+_OPENING = re.compile(r"(?:^|(?<=[\s:(\[—–-]))[\"“](?=\w)")
+_CLOSING = re.compile(r"(?<=[\w.,!?;:…])[\"”](?=[\s.,;:!?)\]]|$)")
+
+
 def _open_quote(text: str) -> bool:
-    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+    """Does the text open a quotation it does not close? Only a mark that opens one counts
+    (after a space, a colon or a bracket, before a word): an inch mark ('12" thick') does not.
+
+    Example: _open_quote('He said: "They wait.') and not _open_quote('It is 12" thick.')
+    """
+    return len(_OPENING.findall(text)) > len(_CLOSING.findall(text))
 
 
 def whole_quotations(text: str, sentences: list[Sentence]) -> list[Sentence]:
@@ -423,10 +435,14 @@ def whole_quotations(text: str, sentences: list[Sentence]) -> list[Sentence]:
              == ['He said: "They wait. They die" [1].']  # t is that text
     """
     out: list[Sentence] = []
+    joined = 0  # sentences joined to the last one: a quotation runs over three at most
     for s in sentences:
-        if out and _open_quote(out[-1].text):
+        if out and joined < 2 and _open_quote(out[-1].text):
             last = out.pop()
             s = Sentence(text[last.start:s.end], last.start, s.end)
+            joined += 1
+        else:
+            joined = 0
         out.append(s)
     return out
 

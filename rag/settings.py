@@ -180,14 +180,17 @@ class Settings(BaseSettings):
     def context_budget(self) -> int:
         """RAG_CONTEXT_TOKENS, or the backend's default, chosen from the budget curve in the
         README: extractive EXTRACTIVE_CONTEXT, an OpenAI-compatible model LLM_CONTEXT, an
-        in-process model what its window leaves after the answer and the prompt's rules."""
+        in-process model 60% of what its window leaves after the answer and the rules."""
         if self.context_tokens is not None:
             return self.context_tokens
         backend = self.answer_backend
         if backend == "extractive":
             return EXTRACTIVE_CONTEXT
         if backend == "local":
-            return max(300, min(LLM_CONTEXT, self.llm_context - self.llm_max_tokens - 600))
+            # The budget counts article text; the prompt adds a sentence id to every line
+            # and a header to every passage (up to half as much again), and the rules.
+            room = self.llm_context - self.llm_max_tokens - 600
+            return max(300, min(LLM_CONTEXT, int(room * 0.6)))
         return LLM_CONTEXT
 
     @property

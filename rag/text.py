@@ -106,12 +106,13 @@ def split_sentences(text: str, base: int = 0) -> list[Sentence]:
     out: list[Sentence] = []
     for p_start, p_end in paragraphs(text):
         start = p_start
-        para = text[:p_end]
-        for m in _BOUNDARY.finditer(para, p_start, p_end):
+        # The paragraph is read in place (no copy of the text before it: a long article's
+        # split stays linear in its length).
+        for m in _BOUNDARY.finditer(text, p_start, p_end):
             end = m.end()
-            rest = para[end:p_end].lstrip()
-            if (m.group().rstrip("\"'”’)]") == "." and _is_abbreviation(para, m.start())
-                    and not _abbreviation_ends_sentence(para, m.start(), rest)):
+            rest = text[end:min(p_end, end + 200)].lstrip()
+            if (m.group().rstrip("\"'”’)]") == "." and _is_abbreviation(text, m.start())
+                    and not _abbreviation_ends_sentence(text, m.start(), rest)):
                 continue
             nxt = rest[:1]
             if nxt and (nxt.islower() or nxt in ",;:"):

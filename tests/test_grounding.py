@@ -213,3 +213,21 @@ def test_a_negation_stops_at_its_clause() -> None:
     claim = "Israeli forces alleged that Hezbollah had stashed money and weapons in the basement."
     assert _says_the_same(claim, [source])
     assert not _says_the_same("Hezbollah did not stash money in the basement.", [source])
+
+
+MAYOR = Article(id="m", title="Mayor", source="", url="", text=(
+    "The mayor denied that he took bribes from the builder. Police have not charged or "
+    "arrested the mayor. The new wall is 12\" thick and shields the hall."))
+
+
+@pytest.mark.parametrize("claim", [
+    "The mayor took bribes from the builder [1.1].",
+    "Police arrested the mayor [1.2].",
+    # an inch mark opens no quotation: the invented second sentence stays a claim of its own
+    'The new wall is 12" thick and shields the hall [1.3]. Police arrested the builder [1.3].',
+])
+def test_what_the_passage_denies_or_never_says_is_not_kept(claim: str) -> None:
+    chunk = Chunk(id="m:0", article_id="m", index=0, text=MAYOR.text, start=0,
+                  end=len(MAYOR.text))
+    draft = ground(claim, [Numbered(1, MAYOR, chunk)])
+    assert "arrested" not in draft.text and "took bribes" not in draft.text

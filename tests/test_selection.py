@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from rag.citations import Span
 from rag.conflicts import topic_coverage, topic_roots
 from rag.evidence import Evidence, _follower_end
-from rag.extractive import compose, list_end
+from rag.extractive import compose, list_end, merged
 from rag.service import RagService
 from rag.types import Article
 
@@ -149,3 +150,17 @@ def test_overlapping_quotes_of_one_article_become_one_citation() -> None:
     draft = compose("what are the steps of decorate sort undecorate", ranked, 0.4, 3)
     assert len(draft.citations) == 1  # the colon's quote holds the second step already
     assert draft.text.count("Second, the decorated list is sorted.") == 1
+
+
+def test_quotes_widened_by_a_merge_are_merged_again() -> None:
+    text = 'Alpha one is here. He said: "Beta two. Gamma three. Delta four." Epsilon five.'
+    art = Article(id="q", title="", source="", url="", text=text)
+    e = _evidence(art, "Alpha one is here.", 0.9)
+    spans = [Span(0, 18), Span(text.index("Gamma"), text.index("Delta") - 1),
+             Span(text.index("He said"), text.index(" Epsilon"))]
+    assert [s for _, s in merged([(e, s) for s in spans])] == [Span(0, text.index(" Epsilon"))]
+
+
+def test_nothing_above_the_floor_is_a_refusal_not_a_crash() -> None:
+    weak = [_evidence(DOC, "The language has many users today.", 0.2)]
+    assert compose("Why did the committee meet?", weak, 0.4, 3).refused
