@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,7 +62,22 @@ class OpenAIGenerator:
         except openai.AuthenticationError:
             raise BackendError(f"{self._where} refused the API key (OPENAI_API_KEY)") from None
         except openai.OpenAIError as exc:
-            raise BackendError(f"{self._where} failed: {exc}") from None
+            raise BackendError(f"{self._where} failed: {exc}{_window_hint(str(exc))}") from None
+
+
+_TOO_LONG = re.compile(r"context (?:size|length|window)|maximum context|too many tokens|"
+                       r"exceeds? the", re.I)
+
+
+def _window_hint(error: str) -> str:
+    """What to change when the prompt did not fit the model's window.
+
+    Example: _window_hint("request exceeds the available context size").startswith("; ")
+    """
+    if not _TOO_LONG.search(error):
+        return ""
+    return ("; the passages did not fit the model's context window: lower RAG_CONTEXT_TOKENS "
+            "(the answerer's context budget in tokens)")
 
 
 class LocalGenerator:
@@ -117,7 +133,8 @@ class LocalGenerator:
                 raise BackendError(f"the local model failed: {item}")
             chunk = item if isinstance(item, dict) else json.loads(item)
             if "error" in chunk:
-                raise BackendError(f"the local model failed: {chunk['error']}")
+                raise BackendError(f"the local model failed: {chunk['error']}"
+                                   f"{_window_hint(str(chunk['error']))}")
             for choice in chunk.get("choices", []):
                 text = (choice.get("delta") or {}).get("content")
                 if text:

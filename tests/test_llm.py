@@ -99,8 +99,10 @@ def test_article_text_is_data_not_instructions(injection_store: Path, model: Pat
 
 
 def openai_settings(store: Path, base_url: str, **kw: Any) -> Settings:
+    # The server's window is 2,048 tokens: its user sets the context budget to fit, as the
+    # README says for small OpenAI-compatible servers.
     return load_settings(store_dir=store, llm="openai", openai_base_url=base_url,
-                         openai_model="smollm2", llm_max_tokens=120, **kw)
+                         openai_model="smollm2", llm_max_tokens=120, context_tokens=700, **kw)
 
 
 @pytest.mark.llm
@@ -117,3 +119,11 @@ def test_openai_key_alone_selects_the_openai_backend(sample_store: Path) -> None
     settings = load_settings(store_dir=sample_store, openai_api_key="sk-test")
     assert settings.answer_backend == "openai"
     assert load_settings(store_dir=sample_store).answer_backend == "extractive"
+
+
+def test_a_prompt_too_long_for_the_window_names_the_setting_to_lower() -> None:
+    from rag.llm import _window_hint
+
+    error = "request (4381 tokens) exceeds the available context size (2048 tokens)"
+    assert "RAG_CONTEXT_TOKENS" in _window_hint(error)
+    assert _window_hint("invalid API key") == ""
