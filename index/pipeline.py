@@ -306,7 +306,10 @@ def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
            on_wait: Callable[[str], None] | None = None) -> IngestSummary:
     """Ingest files, folders and URLs into the configured store."""
-    ingestor = Ingestor(settings)
+    # Opening a new store creates Chroma's tables: two first runs at once would both try, so
+    # the store is opened under the run's lock too (then `run` takes it for the run).
+    with ingest_lock(settings, on_wait):
+        ingestor = Ingestor(settings)
     try:
         return ingestor.run(paths, prune=prune, progress=progress, on_wait=on_wait)
     finally:
