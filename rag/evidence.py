@@ -76,7 +76,7 @@ def stems(text: str) -> set[str]:
     return {stem(t) for t in content_terms(text)}
 
 
-def _present(term: str, have: set[str]) -> bool:
+def present(term: str, have: set[str]) -> bool:
     return term in have or any(len(term) >= 4 and len(h) >= 4 and (h.startswith(term) or
                                                                  term.startswith(h))
                                for h in have)
@@ -95,7 +95,7 @@ def coverage(question_stems: set[str], sentence: str,
     have = stems(sentence)
     w = weight or (lambda _t: 1.0)
     total = sum(w(q) for q in question_stems)
-    found = sum(w(q) for q in question_stems if _present(q, have))
+    found = sum(w(q) for q in question_stems if present(q, have))
     return found / total if total else 0.0
 
 
@@ -155,7 +155,7 @@ def missing_names(names: list[Name], article: Article, start: int, end: int
         parts.append(_previous_sentence(article, start))
     have = stems(" ".join(parts))
     return tuple(" ".join(sorted(n)) for n in names
-                 if not all(_present(t, have) for t in n))
+                 if not all(present(t, have) for t in n))
 
 
 _NAME_ASKED = r"what(?: is|'s| was) (?:the|his|her|their|its) name"

@@ -4,11 +4,15 @@ answerer (rag/answering.py, rag/conflicts.py)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from rag.answer_match import HOLDS, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
-from rag.evidence import Evidence, items_end
+from rag.context import article_sentences
+from rag.evidence import Evidence, items_end, present, stems
 from rag.question import Ask, analyse
+from rag.specifics import compass_clash, missing_figures, pinned_terms
 from rag.text import split_sentences, words
 from rag.types import Article, Draft
 
@@ -72,6 +76,11 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     question is answered only by a sentence of its type."""
     ask = analyse(question)
     typed = ask.type in TYPED
+    if unpinned(question, ask, ranked):
+        return Draft(REFUSAL, [], True)
+    ranked = [e for e in ranked if not elsewhere(question, e)]
+    if not ranked:
+        return Draft(REFUSAL, [], True)
     conflicts = find_conflicts(question, ranked)
     if conflicts:
         chosen = [conflicts[0].a, conflicts[0].b]
@@ -97,6 +106,38 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     citations = [make_citation(n, e.article, e.chunk_id, span)
                  for n, (e, span) in enumerate(spans, 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)
+
+
+def elsewhere(question: str, e: Evidence) -> bool:
+    """Does the quote, read with the sentence before it in its paragraph (a speaker's
+    words run on), put the question's place in another part of it ("central Gaza" for
+    "northern gaza")?"""
+    sentences = article_sentences(e.article)
+    i = bisect_right(sentences, e.start, key=lambda s: s.start) - 1
+    start = e.start
+    if i > 0 and "\n\n" not in e.article.text[sentences[i - 1].end:e.start]:
+        start = sentences[i - 1].start
+    return compass_clash(question, e.article.text[start:max(e.end, e.ext_end)])
+
+
+def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
+    """What the question pins down (rag/specifics.py: its figures, its speaker, what a typed
+    question asks about) that no sentence of the context mentions, nor an article's title:
+    the articles are about something else.
+
+    Example: unpinned("who funds the pypy project", ask, evidence_about_cpython) == ["pypy"]
+    """
+    seen: set[str] = set()
+    parts = []
+    for e in ranked:
+        parts.append(e.quote)
+        if e.article.id not in seen:
+            seen.add(e.article.id)
+            parts.append(e.article.title)
+    text = " ".join(parts)
+    have = stems(text)
+    return missing_figures(question, text) + [
+        w for w in pinned_terms(ask) if not any(present(t, have) for t in stems(w))]
 
 
 def merged(quotes: list[tuple[Evidence, Span]]) -> list[tuple[Evidence, Span]]:
