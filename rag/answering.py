@@ -18,6 +18,9 @@ class Answerer(Protocol):
     """What every answerer implements."""
 
     name: str  # what Answer.backend shows
+    # Asks a two-part question part by part (rag/question.py split_question): a model reads
+    # both parts at once, sentence selection answers one question at a time.
+    answers_in_parts: bool
 
     def floor(self, question: str) -> float:
         """The best evidence score below which the question is refused before answering."""
@@ -38,6 +41,7 @@ class ExtractiveAnswerer:
     """The best-supported sentences, quoted verbatim: no model beyond the embedder."""
 
     name = "extractive"
+    answers_in_parts = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -72,6 +76,7 @@ class LlmAnswerer:
         self.settings = settings
         self.generator = get_generator(settings)
         self.name = settings.answer_backend
+        self.answers_in_parts = False
 
     def floor(self, question: str) -> float:
         return self.settings.min_relevance_llm

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.text import normalize, normalize_with_map, split_sentences, words
-from rag.types import Article, Citation
+from rag.types import Article, Citation, Draft
 
 REFUSAL = "The articles do not contain an answer to this question."
 
@@ -121,3 +121,38 @@ def renumber(answer: str, citations: list[Citation]) -> tuple[str, list[Citation
     text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # "[1] [1]" -> "[1]"
     cites = [by_n[old].model_copy(update={"n": n}) for old, n in new_n.items()]
     return text.strip(), sorted(cites, key=lambda c: c.n)
+
+
+def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
+    """One answer to a question asked in parts (rag/question.py split_question): each part's
+    answer in turn, citations numbered on, a quote both parts cite cited once; a part the
+    articles do not answer is said to be unanswered; a refusal only when none is answered.
+
+    Example: join_parts(["who wrote A", "who wrote B"], [Draft("X [1]", [c], False),
+             refusal]).text == 'X [1] The articles do not answer "who wrote B".'
+    """
+    if all(d.refused for d in drafts):
+        return Draft(REFUSAL, [], True)
+    texts: list[str] = []
+    citations: list[Citation] = []
+    conflicts = []
+    unsupported: list[str] = []
+    for part, draft in zip(parts, drafts, strict=True):
+        if draft.refused:
+            texts.append(f'The articles do not answer "{part}".')
+            continue
+        number: dict[int, int] = {}
+        for c in draft.citations:
+            same = next((d.n for d in citations if (d.article_id, d.start, d.end) ==
+                         (c.article_id, c.start, c.end)), None)
+            if same is None:
+                same = len(citations) + 1
+                citations.append(c.model_copy(update={"n": same}))
+            number[c.n] = same
+        texts.append(re.sub(r"\[(\d+)\]", lambda m, num=number: f"[{num.get(int(m.group(1)), 0)}]",
+                            draft.text))
+        conflicts += [k.model_copy(update={"figures": [
+            f.model_copy(update={"n": number.get(f.n, f.n)}) for f in k.figures]})
+            for k in draft.conflicts]
+        unsupported += draft.unsupported
+    return Draft(" ".join(texts), citations, False, conflicts, unsupported)

@@ -312,3 +312,50 @@ def _phrase(t: list[str], low: list[str], verb_last: bool) -> str:
     elif low[0] not in _DET:
         j = min(j, 4)
     return " ".join(t[:j])
+
+
+_DETS = ("the", "a", "an")
+_SECOND_WH = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|which|who|whom|when|where|why|how)\b)",
+                        re.I)
+
+
+def split_question(question: str) -> list[str]:
+    """The parts of a two-part question, each asked on its own; the question alone when it
+    has one part. Two kinds: a second question after "and" ("how many were taken and how
+    many are still held": the second borrows the counted noun it lacks), and one question
+    about two things ("who wrote the logging howto and the sorting howto"). The second part
+    may still lean on the first with a pronoun (the caller resolves it as a follow-up).
+
+    Example: split_question("how many hostages were taken and how many are still held")
+             == ["how many hostages were taken", "how many hostages are still held"]
+    """
+    q = _clean(question)
+    first_wh = _WH.match(q.lower())
+    if not first_wh:
+        return [question]
+    m = _SECOND_WH.search(q, first_wh.end())
+    if m:
+        one, two = q[:m.start()].strip(), q[m.end():].strip()
+        if len(words(one)) < 3 or len(words(two)) < 3:
+            return [question]
+        counted = re.match(r"(how (?:many|much))\s+(\w+)", two, re.I)
+        if counted and counted.group(2).lower() in _AUX:  # "how many are still held"
+            a = analyse(one)
+            if a.type == "quantity" and a.focus:
+                two = f"{counted.group(1)} {a.focus} {two[counted.end(1):].strip()}"
+        return [one, two]
+    toks = q.split()
+    low = [t.lower() for t in toks]
+    if low[0] not in ("who", "whom", "which", "what", "when", "where") or low.count("and") != 1:
+        return [question]
+    k = low.index("and")
+    second = toks[k + 1:]
+    if not second or low[k + 1] not in _DETS or len(second) > 5 or k < 4 or \
+            {"between", "among", "versus", "vs"} & set(low[:k]):  # one thing: a comparison
+        return [question]
+    # where the first thing starts: its own determiner, else as many words as the second's
+    dets = [i for i in range(2, k) if low[i] in _DETS]
+    start = dets[-1] if dets else max(2, k - (len(second) - 1))
+    if start >= k:
+        return [question]
+    return [" ".join(toks[:k]), " ".join(toks[:start] + second)]

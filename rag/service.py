@@ -12,11 +12,12 @@ from itertools import islice
 
 from rag import condense, evidence, examples, lexical
 from rag.answering import get_answerer
-from rag.citations import REFUSAL, renumber, verified
+from rag.citations import REFUSAL, join_parts, renumber, verified
 from rag.conflicts import reconcile
 from rag.context import assemble
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import EmptyStoreError, InputError
+from rag.question import split_question
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
@@ -101,24 +102,43 @@ class RagService:
         history = [t for t in (history or []) if t.content.strip()][-8:]
         t0 = time.perf_counter()
         standalone = self._standalone(q, history)
-        standalone, hits, ranked = self.context(standalone)
-        t1 = time.perf_counter()
-        draft: Draft | None = None
-        # The refusal gate, one for every answerer: each says how relevant the best
-        # evidence must be before it is asked at all.
-        if not ranked or ranked[0].score < self.answerer.floor(standalone):
-            draft = Draft(REFUSAL, [], True)
-        else:
-            for item in self.answerer.answer(standalone, hits, ranked):
+        parts = split_question(standalone) if self.answerer.answers_in_parts else [standalone]
+        if len(parts) == 1:
+            standalone, hits, ranked = self.context(standalone)
+            t1 = time.perf_counter()
+            draft: Draft | None = None
+            for item in self._draft(standalone, hits, ranked):
                 if isinstance(item, str):
                     yield StreamEvent(type="token", text=item)
                 else:
                     draft = item
-        assert draft is not None
-        draft = reconcile(standalone, draft, ranked)
+            assert draft is not None
+        else:  # each part retrieved and answered on its own, then joined
+            hits, drafts = [], []
+            for i, part in enumerate(parts):
+                if i:  # "... and which countries did he go to next": he is the first's
+                    part = condense.rewrite(part, [Turn(role="user", content=parts[0])])
+                parts[i], part_hits, ranked = self.context(part)
+                drafts.append(next(d for d in self._draft(parts[i], part_hits, ranked)
+                                   if isinstance(d, Draft)))
+                known = {h.chunk.id for h in hits}
+                hits += [h for h in part_hits if h.chunk.id not in known]
+            t1 = time.perf_counter()
+            draft = join_parts(parts, drafts)
         t2 = time.perf_counter()
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
                                                              (t0, t1, t2)))
+
+    def _draft(self, question: str, hits: list[Hit], ranked: list[evidence.Evidence]
+               ) -> Iterator[str | Draft]:
+        """The answerer's tokens and draft, behind the refusal gate (one for every answerer:
+        each says how relevant the best evidence must be before it is asked at all), with
+        both sides of a disagreement cited."""
+        if not ranked or ranked[0].score < self.answerer.floor(question):
+            yield Draft(REFUSAL, [], True)
+            return
+        for item in self.answerer.answer(question, hits, ranked):
+            yield reconcile(question, item, ranked) if isinstance(item, Draft) else item
 
     def passages(self, question: str, k: int | None = None
                  ) -> tuple[str, list[Hit], list[evidence.Evidence]]:

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer_match import HOLDS, announces_list, enumeration, match, matches_type
 from rag.entities import country_of, is_demonym, is_place, names
-from rag.question import analyse
+from rag.question import analyse, split_question
 
 # question, answer type, focus (the counted noun, the speaker, the listed noun, or subject)
 ANALYSE = [
@@ -276,3 +276,26 @@ def test_country_of_names_demonyms_and_capitals(word: str, country: str | None) 
 def test_places_without_one_country_and_demonyms() -> None:
     assert is_place("Gaza") and is_place("Europe") and not is_place("Hezbollah")
     assert is_demonym("Israeli") and not is_demonym("Israel")
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("how many hostages were taken on october 7 and how many are still held",
+     ["how many hostages were taken on october 7", "how many hostages are still held"]),
+    ("who wrote the logging howto and the sorting howto",
+     ["who wrote the logging howto", "who wrote the sorting howto"]),
+    ("which python versions added bundled pip and the walrus operator",
+     ["which python versions added bundled pip",
+      "which python versions added the walrus operator"]),
+    ("Where did Blinken meet Egypt's president, and which countries did he go to next?",
+     ["Where did Blinken meet Egypt's president", "which countries did he go to next"]),
+    # one part: a conjunction inside one thing, a comparison, no second question
+    ("which countries are mediating between israel and hamas",
+     ["which countries are mediating between israel and hamas"]),
+    ("what are the differences between the list and the tuple",
+     ["what are the differences between the list and the tuple"]),
+    ("hamas and israel ceasefire talks", ["hamas and israel ceasefire talks"]),
+    ("What would Hamas get under the deal the US, Egypt and Qatar are brokering?",
+     ["What would Hamas get under the deal the US, Egypt and Qatar are brokering?"]),
+])
+def test_a_two_part_question_is_asked_in_its_parts(question: str, parts: list[str]) -> None:
+    assert split_question(question) == parts

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import Span
+from rag.citations import REFUSAL, Span
 from rag.conflicts import topic_coverage, topic_roots
 from rag.evidence import Evidence, _follower_end
 from rag.extractive import compose, list_end, merged
 from rag.service import RagService
-from rag.types import Article
+from rag.types import Article, Citation
 
 OCT7 = ["How many people were killed on October 7?", "october 7 death toll",
         "how many died in the hamas attack on israel",
@@ -164,3 +164,33 @@ def test_quotes_widened_by_a_merge_are_merged_again() -> None:
 def test_nothing_above_the_floor_is_a_refusal_not_a_crash() -> None:
     weak = [_evidence(DOC, "The language has many users today.", 0.2)]
     assert compose("Why did the committee meet?", weak, 0.4, 3).refused
+
+
+def test_a_two_part_question_gets_both_parts_answered(service: RagService) -> None:
+    a = service.ask("how many hostages were taken on october 7 and how many are still held")
+    assert "250" in a.answer and ("97" in a.answer or "129" in a.answer)
+    assert len({c.n for c in a.citations}) == len(a.citations)  # numbered once each
+
+
+def test_a_part_the_articles_do_not_answer_is_said_to_be_unanswered(
+        service: RagService) -> None:
+    a = service.ask("how many hostages were taken on october 7 and who won the 2028 election")
+    assert not a.refused and "250" in a.answer
+    assert 'The articles do not answer "who won the 2028 election"' in a.answer
+
+
+def test_parts_are_numbered_on_and_a_quote_both_cite_is_cited_once() -> None:
+    from rag.citations import join_parts, make_citation
+    from rag.types import Draft
+
+    def cite(n: int, sentence: str) -> Citation:
+        start = DOC.text.index(sentence)
+        return make_citation(n, DOC, "c1", Span(start, start + len(sentence)))
+
+    a, b = "Look for a PEP", "The language has many users today."
+    one = Draft(f"{a} [1] {b} [2]", [cite(1, a), cite(2, b)], False)
+    two = Draft(f"{b} [1]", [cite(1, b)], False)
+    joined = join_parts(["p1", "p2"], [one, two])
+    assert joined.text == f"{a} [1] {b} [2] {b} [2]"
+    assert [c.n for c in joined.citations] == [1, 2]
+    assert join_parts(["p1", "p2"], [Draft(REFUSAL, [], True)] * 2).refused
