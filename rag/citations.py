@@ -123,6 +123,10 @@ def renumber(answer: str, citations: list[Citation]) -> tuple[str, list[Citation
     return text.strip(), sorted(cites, key=lambda c: c.n)
 
 
+def _renumbered(text: str, number: dict[int, int]) -> str:
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{number.get(int(m.group(1)), 0)}]", text)
+
+
 def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
     """One answer to a question asked in parts (rag/question.py split_question): each part's
     answer in turn, citations numbered on, a quote both parts cite cited once; a part the
@@ -149,8 +153,7 @@ def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
                 same = len(citations) + 1
                 citations.append(c.model_copy(update={"n": same}))
             number[c.n] = same
-        texts.append(re.sub(r"\[(\d+)\]", lambda m, num=number: f"[{num.get(int(m.group(1)), 0)}]",
-                            draft.text))
+        texts.append(_renumbered(draft.text, number))
         conflicts += [k.model_copy(update={"figures": [
             f.model_copy(update={"n": number.get(f.n, f.n)}) for f in k.figures]})
             for k in draft.conflicts]
