@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rag.agency import action, agents
 from rag.entities import MONTHS, WEEKDAYS, Name, fold, lower_words, names, wordset
 from rag.question import PERSISTENT, Ask
 from rag.text import STOPWORDS
@@ -32,6 +33,7 @@ class Match:
 
     score: float
     found: tuple[str, ...] = ()
+    agent: bool = False  # `found` are the doers of the action asked about (rag/agency.py)
 
 
 # Events a count can be of: "taken" hostages are not "freed" ones, nor those "still held".
@@ -235,6 +237,10 @@ def match(ask: Ask, text: str) -> Match:
         return _quantity(ask, text)
     if kind in ("person", "organisation", "place"):
         new = _new(ask, names(text))
+        act = action(ask.question) if kind != "place" else None
+        doers = agents(act, text, new) if act else []
+        if doers:
+            return Match(1.0, tuple(doers), agent=True)
         if kind == "person":
             # Any name the question lacks answers a who-question; a person named outright
             # best, then a group or a lone name, then a country ("Who killed Sinwar?" -

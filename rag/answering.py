@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from rag.agency import action
 from rag.evidence import Evidence, relevance_floor
-from rag.extractive import TYPED
+from rag.extractive import AGENT_TYPES, DOER_MARGIN, TYPED
 from rag.question import analyse
 from rag.settings import Settings
 from rag.types import Draft, Hit, Turn
@@ -47,6 +48,11 @@ class ExtractiveAnswerer:
         self.settings = settings
 
     def floor(self, question: str) -> float:
+        # "who killed X": a sentence naming the doer may answer below the floor (compose)
+        doer = analyse(question).type in AGENT_TYPES and action(question) is not None
+        return self._floor(question) - (DOER_MARGIN if doer else 0.0)
+
+    def _floor(self, question: str) -> float:
         # A typed question (how many, who, when, which ...) may be answered from evidence
         # scoring as low as an open one's, but then only by a sentence of its type
         # (rag/extractive.py compose, typed_floor).
@@ -58,7 +64,7 @@ class ExtractiveAnswerer:
                ) -> Iterator[str | Draft]:
         from rag.extractive import compose
 
-        yield compose(question, ranked, self.floor(question), self.settings.max_evidence,
+        yield compose(question, ranked, self._floor(question), self.settings.max_evidence,
                       relevance_floor(question, self.settings))
 
     def condense(self, question: str, history: list[Turn]) -> str | None:

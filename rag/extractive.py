@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from rag.answer_match import HOLDS, announces_list, enumeration, match
+from rag.agency import action
+from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
 from rag.context import article_sentences
@@ -50,6 +51,9 @@ TYPED_TERMS = 0.5
 # Types whose absence is told reliably: no number of the counted thing, no new name. For the
 # others (a date may be "until it is destroyed", a reaction need not be quoted) the best
 # relevant sentence stands when none shows the type.
+AGENT_TYPES = frozenset({"person", "organisation"})  # who did it (rag/agency.py)
+# A sentence naming the doer and the deed answers this far below the relevance floor.
+DOER_MARGIN = 0.15
 REFUSE_UNFIT = frozenset({"quantity", "person", "organisation"})
 
 
@@ -60,8 +64,8 @@ def _quote_end(e: Evidence, listing: bool) -> int:
     return end
 
 
-def _fits(ask: Ask, e: Evidence) -> bool:
-    return match(ask, e.article.text[e.start:_quote_end(e, ask.type == "list")]).score >= HOLDS
+def _fit(ask: Ask, e: Evidence) -> Match:
+    return match(ask, e.article.text[e.start:_quote_end(e, ask.type == "list")])
 
 
 def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: int,
@@ -79,17 +83,21 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     if unpinned(question, ask, ranked):
         return Draft(REFUSAL, [], True)
     ranked = [e for e in ranked if not elsewhere(question, e)]
-    if not ranked:
+    doers = _doers(question, ask, ranked, floor - DOER_MARGIN)
+    if not ranked or (ranked[0].score < floor and not doers):
         return Draft(REFUSAL, [], True)
     conflicts = find_conflicts(question, ranked)
     if conflicts:
         chosen = [conflicts[0].a, conflicts[0].b]
     else:
         close = [e for e in ranked if e.score >= max(floor, ranked[0].score - TYPE_MARGIN)]
-        if not close:  # nothing above the floor (a caller without the service's gate)
+        if not close and not doers:  # nothing above the floor (a caller without the gate)
             return Draft(REFUSAL, [], True)
-        fitting = [e for e in close if _fits(ask, e)] if typed else close
-        if ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
+        fits = {id(e): _fit(ask, e) for e in close} if typed else {}
+        fitting = [e for e in close if fits[id(e)].score >= HOLDS] if typed else close
+        if doers:
+            fitting = doers
+        elif ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
             fitting = [e for e in fitting if e.lexical >= TYPED_TERMS]
         if not fitting and (ask.type in REFUSE_UNFIT or ranked[0].score < typed_floor):
             return Draft(REFUSAL, [], True)
@@ -99,13 +107,32 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
         for e in pool[1:]:
             if len(chosen) >= max_evidence:
                 break
-            if e.score < max(floor, best.score - 0.1) or _redundant(e, chosen):
+            if e.score < max(min(floor, best.score), best.score - 0.1) or _redundant(e, chosen):
                 continue
             chosen.append(e)
     spans = merged([(e, Span(e.start, _quote_end(e, ask.type == "list"))) for e in chosen])
     citations = [make_citation(n, e.article, e.chunk_id, span)
                  for n, (e, span) in enumerate(spans, 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)
+
+
+def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> list[Evidence]:
+    """For "who killed X": the sentences above `floor` that name the doer ("Israel's killing
+    of X", "Author: A. Dalke") and mention what was done to (at least half the subject's
+    words, in the quote or its article's title), best first. They answer even when their
+    wording is far from the question's."""
+    if ask.type not in AGENT_TYPES or action(question) is None:
+        return []
+    subject = [stems(w) for w in pinned_terms(ask)]
+    out = []
+    for e in ranked:
+        if e.score < floor:
+            break
+        have = stems(f"{e.quote} {e.article.title}")
+        held = sum(1 for t in subject if any(present(x, have) for x in t))
+        if 2 * held >= len(subject) and _fit(ask, e).agent:
+            out.append(e)
+    return out
 
 
 def elsewhere(question: str, e: Evidence) -> bool:

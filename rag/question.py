@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.entities import is_place, is_title, names, wordset
+from rag.entities import is_demonym, is_place, is_title, names, wordset
 from rag.text import STOPWORDS, normalize, words
 
 AnswerType = Literal["quantity", "person", "organisation", "place", "date", "list", "reason",
@@ -260,7 +260,8 @@ def _subject(q: str) -> str:
     if low[i:i + 2] == ["happened", "to"]:
         return _phrase(t[i + 2:], low[i + 2:], verb_last=False)
     if i < len(low) and low[i] in _BE:
-        return _phrase(t[i + 1:], low[i + 1:], verb_last=False)
+        i += 2 if low[i + 1:i + 2] == ["behind"] else 1  # "who was behind the killing of X"
+        return _phrase(t[i:], low[i:], verb_last=False)
     if i < len(low) and low[i] in _DO:
         return _phrase(t[i + 1:], low[i + 1:], verb_last=True)
     if 0 < i < len(low) and (low[i - 1] in ("who", "whom", "what", "which") or
@@ -284,7 +285,10 @@ def _phrase(t: list[str], low: list[str], verb_last: bool) -> str:
     if not t:
         return ""
     k = 1 if low[0] in _DET and len(t) > 1 and t[1][0].isupper() else 0
-    if t[k][0].isupper() and low[k] not in _DET:
+    # "the Israeli rescue operation": a demonym before a noun is an adjective, not a name
+    adjective = is_demonym(t[k]) and k + 1 < len(t) and t[k + 1].islower() and \
+        low[k + 1] not in _AUX and low[k + 1] not in _PREP
+    if t[k][0].isupper() and low[k] not in _DET and not adjective:
         j = k + 1
         while j < len(t) and (t[j][0].isupper() or (low[j] in ("of", "bin", "al", "el") and
                                                     j + 1 < len(t) and t[j + 1][0].isupper())):

@@ -194,3 +194,10 @@ def test_parts_are_numbered_on_and_a_quote_both_cite_is_cited_once() -> None:
     assert joined.text == f"{a} [1] {b} [2] {b} [2]"
     assert [c.n for c in joined.citations] == [1, 2]
     assert join_parts(["p1", "p2"], [Draft(REFUSAL, [], True)] * 2).refused
+
+
+@pytest.mark.parametrize("question", ["who killed yahya sinwar",
+                                      "Who was behind the killing of Hamas leader Sinwar?"])
+def test_who_did_it_is_answered_with_the_doer(service: RagService, question: str) -> None:
+    a = service.ask(question)
+    assert not a.refused and "Israel's killing of Yahya Sinwar" in a.answer

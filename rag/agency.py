@@ -1,0 +1,127 @@
+"""Who did it: the agent of the action a who-question asks about.
+
+"who killed Yahya Sinwar" is answered by the name that did the killing, not by any name near
+it: "Israel's killing of Yahya Sinwar", "was killed by Israeli troops", "the main team is
+funded by Microsoft", "Author: Andrew Dalke". `action` reads the verb a who-question asks
+about; `agents` finds the names a sentence puts in the doer's place: before the verb or its
+-ing noun, after "by" following it, or right after the doer's noun ("Author:", "leader").
+
+The irregular verbs and doer nouns below are a small documented grammar of English, not
+data. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rag.entities import Name
+
+# past forms that do not share the verb's stem, and the nouns for the one who does it
+_IRREGULAR = {"wrote": "write", "written": "write", "led": "lead", "paid": "pay",
+              "won": "win", "took": "take", "taken": "take", "made": "make", "built": "build",
+              "sent": "send", "began": "begin", "begun": "begin", "chose": "choose",
+              "chosen": "choose", "gave": "give", "given": "give", "held": "hold",
+              "bought": "buy", "brought": "bring", "sold": "sell", "shot": "shoot",
+              "struck": "strike", "drew": "draw", "drawn": "draw", "ran": "run",
+              "founded": "found", "met": "meet", "told": "tell", "did": "do"}
+_FORMS = {"write": ("wrote", "written", "author", "authored"),
+          "lead": ("led", "head", "heads", "headed", "chief"),
+          "pay": ("paid", "fund", "funds", "funded", "funding", "sponsor", "sponsored"),
+          "fund": ("paid", "sponsor", "sponsored", "financed"),
+          "kill": ("assassinated", "assassination"),
+          "found": ("founder", "established", "created"),
+          "create": ("creator", "created", "invented", "inventor", "author"),
+          "invent": ("inventor", "created", "creator"),
+          "replace": ("succeeded", "successor", "replacement"),
+          "win": ("won", "winner", "victory")}
+_AUX = frozenset(("is", "are", "was", "were", "has", "have", "had", "will", "would", "be",
+                  "been"))
+_DO = frozenset(("did", "does", "do"))
+_BE = frozenset(("is", "are", "was", "were"))
+# the doer's nouns, and titles, are followed by the doer's name ("Author: X", "leader X")
+_DOER_NOUN = re.compile(r"(?:er|or|ers|ors|ief|ead)$")
+
+
+@dataclass(frozen=True)
+class Action:
+    """The verb a who-question asks about: its stem and the words that express it."""
+
+    verb: str
+    words: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def action(question: str) -> Action | None:
+    """The action a who-question asks about; None for "who is X" (a role, not an act).
+
+    Example: action("who wrote the sorting howto").verb == "write"
+             and action("Who was behind the killing of Sinwar?").verb == "kill"
+             and action("who is israel's defense minister") is None
+    """
+    toks = re.findall(r"[a-z][\w'-]*", question.lower())
+    if not toks or toks[0] not in ("who", "whom"):
+        return None
+    rest = toks[1:]
+    if rest[:1] and rest[0] in _DO:
+        return None  # "whom did Blinken meet": the doer is named, the one met is asked
+    while rest and rest[0] in _AUX:
+        rest = rest[1:]
+    if rest[:1] == ["behind"]:
+        rest = [t for t in rest[1:] if t not in ("the", "a", "an")]
+    if not rest or rest[0] in ("the", "a", "an") or rest[0].endswith(("'s", "’s")):
+        return None
+    if toks[1] in _BE and not (toks[2:3] == ["behind"] or rest[0].endswith("ing")):
+        return None  # "who was killed" asks for the one it was done to; "who was X", a role
+    verb = _IRREGULAR.get(rest[0]) or str(_stemmer().stemWord(rest[0]))
+    return Action(verb, (verb, *_FORMS.get(verb, ())))
+
+
+def _expresses(word: str, act: Action) -> bool:
+    w = word.lower()
+    return w in act.words or _IRREGULAR.get(w) == act.verb or (
+        len(act.verb) >= 3 and w.startswith(act.verb) and len(w) - len(act.verb) <= 4)
+
+
+def agents(act: Action, text: str, names: list[Name]) -> list[str]:
+    """The names the text puts in the doer's place for the action.
+
+    Example: agents(action("who killed yahya sinwar"),
+                    "in the wake of Israel's killing of Yahya Sinwar", names(...)) == ["Israel"]
+    """
+    spans = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"[^\W\d_][\w'’-]*", text)]
+    found: list[str] = []
+    for n in names:
+        before = [w for s, _e, w in spans if s < n.start][-3:]
+        after_spans = [(s, w) for s, _e, w in spans if s >= n.end][:3]
+        # "Israel's killing", not "User Guide: Creating": nothing but a possessive between
+        joined = bool(after_spans) and bool(
+            re.fullmatch(r"(?:['’]s)?\s+", text[n.end:after_spans[0][0]]))
+        after = [w for _s, w in after_spans] if joined else []
+        gap_before = text[max(0, n.start - 40):n.start]
+        doer = (
+            # "Author: X", "leader X": the doer's noun right before the name
+            (before and _expresses(before[-1], act) and
+             (_DOER_NOUN.search(before[-1].lower()) or before[-1].lower() in act.words) and
+             not re.search(r"\bof\s*$", gap_before, re.I))
+            # "killed by X", "is funded by Microsoft"
+            or (len(before) >= 2 and before[-1].lower() in ("by", "the") and
+                any(_expresses(w, act) for w in before[-3:-1]) and
+                re.search(r"\bby\s+(?:the\s+)?$", gap_before, re.I))
+            # "X killed", "Israel's killing of", "Israeli forces killed", "X has funded"
+            or (after and (_expresses(after[0], act) or
+                           (len(after) > 1 and (after[0].lower() in ("has", "had", "then") or
+                                                after[0].islower())
+                            and _expresses(after[1], act))))
+        )
+        if doer and n.text not in found:
+            found.append(n.text)
+    return found
