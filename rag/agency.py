@@ -39,6 +39,8 @@ _FORMS = {"write": ("wrote", "written", "author", "authored"),
           "win": ("won", "winner", "victory")}
 _AUX = frozenset(("is", "are", "was", "were", "has", "have", "had", "will", "would", "be",
                   "been"))
+_PREPOSITIONS = frozenset(("in", "at", "on", "from", "near", "of", "to", "into", "across",
+                           "inside", "outside", "over", "with"))
 _DO = frozenset(("did", "does", "do"))
 _BE = frozenset(("is", "are", "was", "were"))
 # the doer's nouns, and titles, are followed by the doer's name ("Author: X", "leader X")
@@ -91,6 +93,15 @@ def _expresses(word: str, act: Action) -> bool:
         len(act.verb) >= 3 and w.startswith(act.verb) and len(w) - len(act.verb) <= 4)
 
 
+def mentions(act: Action, text: str) -> bool:
+    """Does the text use a word for the action at all (a cheap test before `agents`)?
+
+    Example: mentions(action("who wrote it"), "Author: A. Dalke") and not mentions(
+             action("who wrote it"), "It sorts lists.")
+    """
+    return any(_expresses(w, act) for w in re.findall(r"[^\W\d_][\w'’-]*", text))
+
+
 def agents(act: Action, text: str, names: list[Name]) -> list[str]:
     """The names the text puts in the doer's place for the action.
 
@@ -106,6 +117,7 @@ def agents(act: Action, text: str, names: list[Name]) -> list[str]:
         joined = bool(after_spans) and bool(
             re.fullmatch(r"(?:['’]s)?\s+", text[n.end:after_spans[0][0]]))
         after = [w for _s, w in after_spans] if joined else []
+        possessive = text[n.end:n.end + 2] in ("'s", "’s")
         gap_before = text[max(0, n.start - 40):n.start]
         doer = (
             # "Author: X", "leader X": the doer's noun right before the name
@@ -116,8 +128,10 @@ def agents(act: Action, text: str, names: list[Name]) -> list[str]:
             or (len(before) >= 2 and before[-1].lower() in ("by", "the") and
                 any(_expresses(w, act) for w in before[-3:-1]) and
                 re.search(r"\bby\s+(?:the\s+)?$", gap_before, re.I))
-            # "X killed", "Israel's killing of", "Israeli forces killed", "X has funded"
-            or (after and (_expresses(after[0], act) or
+            # "X killed", "Israel's killing of", "Israeli forces killed", "X has funded";
+            # not "a strike in Lebanon killed": a place the act happened in
+            or (after and (possessive or not (before and before[-1].lower() in _PREPOSITIONS))
+                and (_expresses(after[0], act) or
                            (len(after) > 1 and (after[0].lower() in ("has", "had", "then") or
                                                 after[0].islower())
                             and _expresses(after[1], act))))

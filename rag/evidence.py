@@ -11,8 +11,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from rag.agency import action, mentions
+from rag.answer_match import match
 from rag.context import article_paragraphs, article_sentences, covering, next_sentence
 from rag.embeddings import Embedder
+from rag.question import analyse
 from rag.settings import Settings
 from rag.text import content_terms, normalize, split_sentences, words
 from rag.types import Article, Hit
@@ -353,8 +356,25 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     return sorted(evidence, key=lambda e: -e.score)
 
 
+DOER_BONUS = 0.2  # "who funded X": "The main team is funded by Microsoft" names the doer
+
+
+def doer_bonus(question: str, text: str) -> float:
+    """Credit for a sentence that names the doer of the act a who-question asks about
+    (rag/agency.py), however far its wording is from the question's.
+
+    Example: doer_bonus("who funds the project", "The team is funded by Microsoft.") == 0.2
+    """
+    act = action(question)
+    if act is None or not mentions(act, text):
+        return 0.0
+    return DOER_BONUS if match(analyse(question), text).agent else 0.0
+
+
 def _combine(question: str, e: Evidence) -> float:
-    return (0.6 * e.semantic + 0.4 * e.lexical + answer_type_bonus(question, e.text)
+    doer = doer_bonus(question, e.text)  # a doer named by one word is still a name
+    typed = answer_type_bonus(question, e.text)
+    return (0.6 * e.semantic + 0.4 * e.lexical + (max(typed, 0.0) if doer else typed) + doer
             + source_bonus(question, e.article) - 0.01 * e.passage
             - MISSING_NAME_PENALTY * len(e.missing))
 

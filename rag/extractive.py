@@ -4,6 +4,7 @@ answerer (rag/answering.py, rag/conflicts.py)."""
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 
 from rag.agency import action
@@ -107,7 +108,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
         for e in pool[1:]:
             if len(chosen) >= max_evidence:
                 break
-            if e.score < max(min(floor, best.score), best.score - 0.1) or _redundant(e, chosen):
+            # every doer named answers ("funded by Microsoft", "also funded by Bloomberg")
+            if (not doers and e.score < max(floor, best.score - 0.1)) or _redundant(e, chosen):
                 continue
             chosen.append(e)
     spans = merged([(e, Span(e.start, _quote_end(e, ask.type == "list"))) for e in chosen])
@@ -118,21 +120,31 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
 
 def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> list[Evidence]:
     """For "who killed X": the sentences above `floor` that name the doer ("Israel's killing
-    of X", "Author: A. Dalke") and mention what was done to (at least half the subject's
-    words, in the quote or its article's title), best first. They answer even when their
+    of X", "Author: A. Dalke") and mention what was done to (every word of the subject, in
+    the quote or its article's title, "howto" as "HOW TO"), best first. They answer even when their
     wording is far from the question's."""
     if ask.type not in AGENT_TYPES or action(question) is None:
         return []
-    subject = [stems(w) for w in pinned_terms(ask)]
+    subject = [(w, stems(w)) for w in pinned_terms(ask)]
     out = []
     for e in ranked:
         if e.score < floor:
             break
-        have = stems(f"{e.quote} {e.article.title}")
-        held = sum(1 for t in subject if any(present(x, have) for x in t))
-        if 2 * held >= len(subject) and _fit(ask, e).agent:
+        if not _fit(ask, e).agent:
+            continue
+        near, whole = f"{e.quote} {e.article.title}", f"{e.article.title} {e.article.text}"
+        if 2 * sum(_mentions(near, w, t) for w, t in subject) >= len(subject) and \
+                all(_mentions(whole, w, t) for w, t in subject):
             out.append(e)
     return out
+
+
+def _mentions(text: str, word: str, word_stems: set[str]) -> bool:
+    """The word's stems in the text, or the word with the text's spaces gone ("howto" in
+    "Sorting HOW TO")."""
+    have = stems(text)
+    return any(present(x, have) for x in word_stems) or \
+        word in re.sub(r"\W+", "", text.lower())
 
 
 def elsewhere(question: str, e: Evidence) -> bool:

@@ -331,3 +331,18 @@ def test_places_without_one_country_and_demonyms() -> None:
 ])
 def test_a_two_part_question_is_asked_in_its_parts(question: str, parts: list[str]) -> None:
     assert split_question(question) == parts
+
+
+def test_a_place_the_act_happened_in_is_not_its_doer() -> None:
+    act = action("who killed yahya sinwar")
+    assert act is not None
+    text = "A recent strike in Lebanon killed 12 people."
+    assert agents(act, text, names(text)) == []
+
+
+def test_a_sentence_naming_the_doer_ranks_above_its_wording() -> None:
+    from rag.evidence import DOER_BONUS, doer_bonus
+
+    question = "who pays for the faster cpython project"
+    assert doer_bonus(question, "The main team is funded by Microsoft.") == DOER_BONUS
+    assert doer_bonus(question, "The Faster CPython project optimizes code.") == 0.0
