@@ -41,6 +41,31 @@ def list_end(article: Article, end: int) -> int:
     return items_end(article, end)
 
 
+PROMISE_REACH = 1500  # how far after "if specific conditions are met" its list may come
+
+
+def promised(e: Evidence) -> Evidence | None:
+    """The sentence that gives the list `e` only promises ("... if specific conditions are
+    met."), when the next sentences do not and one further on, within PROMISE_REACH
+    characters and the next six sentences, enumerates three items or more.
+
+    Example: promised(ev("Hamas will stop if conditions are met.")).text
+             == "Israel must withdraw, free prisoners and let aid in."
+    """
+    end = max(e.end, e.ext_end)
+    if not announces_list(e.article.text[e.start:end]) or list_end(e.article, end) > end:
+        return None
+    sentences = article_sentences(e.article)
+    i = bisect_right(sentences, end - 1, key=lambda s: s.start)
+    for s in sentences[i:i + 6]:
+        if s.end - end > PROMISE_REACH:
+            break
+        if len(enumeration(s.text)) >= 3:
+            return Evidence(e.article, e.chunk_id, s.text, s.start, s.end, e.passage, s.end,
+                            score=e.score)
+    return None
+
+
 # Types whose answer a sentence visibly holds or lacks (a number of the counted thing, a
 # name the question lacks, a place, a date, quoted speech, an enumeration); open, yes/no
 # and reason questions take the best relevant sentence.
@@ -112,6 +137,10 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             if (not doers and e.score < max(floor, best.score - 0.1)) or _redundant(e, chosen):
                 continue
             chosen.append(e)
+        if ask.type == "list":
+            chosen += [x for e in chosen if (x := promised(e)) and
+                       not any(c.article.id == x.article.id and c.start == x.start
+                               for c in chosen)][:1]
     spans = merged([(e, Span(e.start, _quote_end(e, ask.type == "list"))) for e in chosen])
     citations = [make_citation(n, e.article, e.chunk_id, span)
                  for n, (e, span) in enumerate(spans, 1)]

@@ -201,3 +201,46 @@ def test_parts_are_numbered_on_and_a_quote_both_cite_is_cited_once() -> None:
 def test_who_did_it_is_answered_with_the_doer(service: RagService, question: str) -> None:
     a = service.ask(question)
     assert not a.refused and "Israel's killing of Yahya Sinwar" in a.answer
+
+
+@pytest.mark.parametrize("question", ["hamas conditions for a ceasefire",
+                                      "What conditions did Hamas set for a ceasefire?"])
+def test_conditions_only_promised_are_quoted_with_the_sentence_that_lists_them(
+        service: RagService, question: str) -> None:
+    a = service.ask(question)
+    assert "if specific conditions are met" in a.answer
+    assert "withdraw from the Gaza Strip" in a.answer and "prisoner exchange" in a.answer
+
+
+PROMISE = Article(id="p", title="", source="", url="", text=(
+    "Hamas will stop fighting if its conditions are met. Talks resume Monday.\n\n"
+    "Officials met in Cairo.\n\n"
+    "Israel must withdraw, free prisoners, let the displaced return and let aid in."))
+
+
+def test_a_list_promised_further_on_is_found_and_one_too_far_is_not() -> None:
+    from rag.extractive import promised
+
+    found = promised(_evidence(PROMISE, "Hamas will stop fighting if its conditions are met.",
+                               0.8))
+    assert found is not None and found.text.startswith("Israel must withdraw")
+    far = Article(id="f", title="", source="", url="", text=PROMISE.text.replace(
+        "Officials met in Cairo.", "Officials met in Cairo. " * 80))
+    assert promised(_evidence(far, "Hamas will stop fighting if its conditions are met.",
+                              0.8)) is None
+
+
+@pytest.mark.parametrize(("text", "sentence", "quoted"), [
+    ("Q: Is it slow?\n\nA: Maybe not. It is 25% faster. More.", "A: Maybe not.",
+     "A: Maybe not. It is 25% faster."),
+    ("Why?\n\nThere are several advantages.\n\nOne is speed. Two is size.",
+     "There are several advantages.", "There are several advantages.\n\nOne is speed."),
+    ("It is not slow. It is 25% faster.", "It is not slow.", "It is not slow."),
+])
+def test_a_bare_answer_or_a_promise_is_quoted_with_what_explains_it(
+        text: str, sentence: str, quoted: str) -> None:
+    from rag.evidence import _explained_end
+
+    art = article(text)
+    start = text.index(sentence)
+    assert text[start:_explained_end(art, start + len(sentence))] == quoted
