@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from rag.agency import action
+from rag.agency import action, mentions
 from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
@@ -189,9 +189,9 @@ def elsewhere(question: str, e: Evidence) -> bool:
 
 
 def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
-    """What the question pins down (rag/specifics.py: its figures, its speaker, what a typed
-    question asks about) that no sentence of the context mentions, nor an article's title:
-    the articles are about something else.
+    """What the question pins down (rag/specifics.py: its figures, what a typed question asks
+    about; rag/agency.py: the act a who-question asks about) that no sentence of the context
+    mentions, nor an article's title: the articles are about something else.
 
     Example: unpinned("who funds the pypy project", ask, evidence_about_cpython) == ["pypy"]
     """
@@ -204,7 +204,9 @@ def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
             parts.append(e.article.title)
     text = " ".join(parts)
     have = stems(text)
-    return missing_figures(question, text) + [
+    act = action(question) if ask.type in AGENT_TYPES else None
+    unacted = [act.verb] if act and not mentions(act, text) else []  # "who replaced X"
+    return unacted + missing_figures(question, text) + [
         w for w in pinned_terms(ask) if not any(present(t, have) for t in stems(w))]
 
 
