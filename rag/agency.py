@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag.entities import Name
+from rag.entities import Name, is_title
 
 # past forms that do not share the verb's stem, and the nouns for the one who does it
 _IRREGULAR = {"wrote": "write", "written": "write", "led": "lead", "paid": "pay",
@@ -137,5 +137,40 @@ def agents(act: Action, text: str, names: list[Name]) -> list[str]:
                             and _expresses(after[1], act))))
         )
         if doer and n.text not in found:
+            found.append(n.text)
+    return found
+
+
+def role(question: str) -> str | None:
+    """The title a "who is X's <title>" question asks the holder of; None for an act or a
+    person asked about by name.
+
+    Example: role("who is israel's defense minister") == "minister"
+             and role("Who is the head of UNRWA?") == "head"
+             and role("who is amos hochstein") is None
+    """
+    m = re.match(r"who(?:'s| is| was| are| were)\s+(.*)", question.lower().strip(" ?"))
+    if not m:
+        return None
+    phrase = re.split(r"\b(?:who|that|which|whom|whose|of|in|for|at|from)\b", m.group(1))[0]
+    words = [w for w in re.findall(r"[a-z][\w-]*", phrase)]
+    return words[-1] if words and is_title(words[-1]) else None
+
+
+def holders(title: str, text: str, names: list[Name]) -> list[str]:
+    """The names the text gives the title: right after it ("Defense Minister Yoav Gallant",
+    "envoy Amos Hochstein") or after the name and a comma ("Philippe Lazzarini, head of").
+
+    Example: holders("minister", "Defense Minister Yoav Gallant said", names(...))
+             == ["Yoav Gallant"]
+    """
+    title = title.lower()
+    found = []
+    for n in names:
+        before = re.findall(r"[\w-]+", text[max(0, n.start - 40):n.start].lower())[-3:]
+        after = re.match(r",\s+(?:\w+\s+){0,3}?(\w+)", text[n.end:n.end + 60].lower())
+        titled = any(w.rstrip("s") == title.rstrip("s") for w in before) or bool(
+            after and after.group(1).rstrip("s") == title.rstrip("s"))
+        if titled and n.kind in ("person", "name") and n.text not in found:
             found.append(n.text)
     return found

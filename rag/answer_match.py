@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag.agency import action, agents
+from rag.agency import action, agents, holders, role
 from rag.entities import MONTHS, WEEKDAYS, Name, fold, lower_words, names, wordset
 from rag.question import PERSISTENT, Ask
 from rag.text import STOPWORDS
@@ -241,6 +241,10 @@ def match(ask: Ask, text: str) -> Match:
         doers = agents(act, text, new) if act else []
         if doers:
             return Match(1.0, tuple(doers), agent=True)
+        title = role(ask.question) if kind == "person" and not act else None
+        if title:  # "who is israel's defense minister": the name that holds the title
+            held = holders(title, text, new)
+            return Match(1.0, tuple(held), agent=True) if held else Match(0.3)
         if kind == "person":
             # Any name the question lacks answers a who-question; a person named outright
             # best, then a group or a lone name, then a country ("Who killed Sinwar?" -

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.agency import action, agents
+from rag.agency import action, agents, holders, role
 from rag.answer_match import HOLDS, announces_list, enumeration, match, matches_type
 from rag.entities import country_of, is_demonym, is_place, names
 from rag.question import analyse, split_question
@@ -346,3 +346,23 @@ def test_a_sentence_naming_the_doer_ranks_above_its_wording() -> None:
     question = "who pays for the faster cpython project"
     assert doer_bonus(question, "The main team is funded by Microsoft.") == DOER_BONUS
     assert doer_bonus(question, "The Faster CPython project optimizes code.") == 0.0
+
+
+@pytest.mark.parametrize(("question", "title", "text", "holders_"), [
+    ("who is israel's defense minister", "minister",
+     "Israeli Defense Minister Yoav Gallant spoke on Monday.", ["Yoav Gallant"]),
+    ("Who is the head of UNRWA?", "head",
+     "Philippe Lazzarini, head of the relief agency, issued a plea.", ["Philippe Lazzarini"]),
+    # another title near a new name is not the one asked about
+    ("who is israel's defense minister", "minister",
+     "U.S. Defense Secretary Lloyd Austin wrote to Israeli officials.", []),
+])
+def test_a_who_is_the_title_question_is_answered_by_the_titles_holder(
+        question: str, title: str, text: str, holders_: list[str]) -> None:
+    assert role(question) == title
+    assert holders(title, text, names(text)) == holders_
+    assert (match(analyse(question), text).score >= HOLDS) is bool(holders_)
+
+
+def test_a_person_asked_about_by_name_has_no_title_to_fill() -> None:
+    assert role("who is amos hochstein") is None
