@@ -90,6 +90,16 @@ def _quote_end(e: Evidence, listing: bool) -> int:
     return end
 
 
+def _complete(ask: Ask, e: Evidence) -> bool:
+    """Does the sentence alone hold an answer of the asked type, as a whole sentence (no
+    quotation left open, no heading or colon waiting for what follows)? Then the sentence
+    leaning on it ("This marks ...") adds words, not the answer."""
+    text = e.text.rstrip()
+    return ask.type in TYPED and ask.type != "list" and e.ext_end > e.end and \
+        text[-1:] in ".!" and text.count("“") == text.count("”") and \
+        text.count('"') % 2 == 0 and match(ask, text).score >= HOLDS
+
+
 def _fit(ask: Ask, e: Evidence) -> Match:
     return match(ask, e.article.text[e.start:_quote_end(e, ask.type == "list")])
 
@@ -141,7 +151,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             chosen += [x for e in chosen if (x := promised(e)) and
                        not any(c.article.id == x.article.id and c.start == x.start
                                for c in chosen)][:1]
-    spans = merged([(e, Span(e.start, _quote_end(e, ask.type == "list"))) for e in chosen])
+    spans = merged([(e, Span(e.start, e.end if _complete(ask, e) else
+                              _quote_end(e, ask.type == "list"))) for e in chosen])
     citations = [make_citation(n, e.article, e.chunk_id, span)
                  for n, (e, span) in enumerate(spans, 1)]
     return Draft(" ".join(f"{c.quote} [{c.n}]" for c in citations), citations, False)

@@ -244,3 +244,15 @@ def test_a_bare_answer_or_a_promise_is_quoted_with_what_explains_it(
     art = article(text)
     start = text.index(sentence)
     assert text[start:_explained_end(art, start + len(sentence))] == quoted
+
+
+def test_a_sentence_that_holds_the_asked_answer_is_quoted_without_its_follower() -> None:
+    text = ("Israel's killing of Yahya Sinwar escalated the war. This marks the 11th visit "
+            "of the envoy, who met officials.")
+    art = Article(id="k", title="", source="", url="", text=text)
+    first = "Israel's killing of Yahya Sinwar escalated the war."
+    e = _evidence(art, first, 0.8)
+    e.ext_end = len(text)  # "This marks ..." leans on it
+    assert compose("who killed yahya sinwar", [e], 0.4, 3).text == f"{first} [1]"
+    # an open question keeps the sentence leaning on it
+    assert "This marks" in compose("sinwar killing consequences", [e], 0.4, 3).text
