@@ -254,9 +254,10 @@ def _follower_end(article: Article, start: int, end: int) -> int:
     return end
 
 
-_PROMISE = re.compile(r"^(?:there are|there were|it has|this has) (?:several|many|a few|two|"
-                      r"three|four|some) \w+(?: \w+)?\.?$|^(?:yes|no|maybe|maybe not|"
-                      r"not really|probably|probably not|it depends|not quite)\W*$", re.I)
+_PROMISE = re.compile(r"\b(?:there are|there were|it has|this has) (?:several|many|a few|two|"
+                      r"three|four|some|various) (?:possible |main |key )?(?:\w+)(?: [^.:;]{0,60})?"
+                      r"\.$|^(?:yes|no|maybe|maybe not|not really|probably|probably not|it "
+                      r"depends|not quite)\W*$", re.I)
 
 
 def _explained_end(article: Article, end: int) -> int:
@@ -272,10 +273,11 @@ def _explained_end(article: Article, end: int) -> int:
     if i < 0 or sentences[i].end != end:
         return end
     last = re.sub(r"^\W*(?:A|Answer)\s*:\s*", "", sentences[i].text.strip())
-    if not _PROMISE.match(last) or i + 1 >= len(sentences) or \
+    if not _PROMISE.search(last) or i + 1 >= len(sentences) or \
             sentences[i + 1].start - end > 400:
         return end
-    return sentences[i + 1].end
+    listed = items_end(article, end)  # "... several possible ways:" and the bullets
+    return listed if listed > end else sentences[i + 1].end
 
 
 def _quotation_end(article: Article, start: int, end: int) -> int:

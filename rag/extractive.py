@@ -118,7 +118,9 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     typed = ask.type in TYPED
     if unpinned(question, ask, ranked):
         return Draft(REFUSAL, [], True)
-    ranked = [e for e in ranked if not elsewhere(question, e)]
+    # a question quoted without its answer (a link to an FAQ entry) answers nothing
+    ranked = [e for e in ranked if not elsewhere(question, e) and
+              not e.quote.rstrip(" \"'”’)").endswith("?")]
     doers = _doers(question, ask, ranked, floor - DOER_MARGIN)
     if not ranked or (ranked[0].score < floor and not doers):
         return Draft(REFUSAL, [], True)

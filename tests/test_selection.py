@@ -236,6 +236,11 @@ def test_a_list_promised_further_on_is_found_and_one_too_far_is_not() -> None:
     ("Why?\n\nThere are several advantages.\n\nOne is speed. Two is size.",
      "There are several advantages.", "There are several advantages.\n\nOne is speed."),
     ("It is not slow. It is 25% faster.", "It is not slow.", "It is not slow."),
+    ("If you find it, there are several possible ways it got there.\n\n* A user installed "
+     "it.\n\n* An application shipped it.\n\nMore.",
+     "If you find it, there are several possible ways it got there.",
+     "If you find it, there are several possible ways it got there.\n\n* A user installed "
+     "it.\n\n* An application shipped it."),
 ])
 def test_a_bare_answer_or_a_promise_is_quoted_with_what_explains_it(
         text: str, sentence: str, quoted: str) -> None:
@@ -256,3 +261,13 @@ def test_a_sentence_that_holds_the_asked_answer_is_quoted_without_its_follower()
     assert compose("who killed yahya sinwar", [e], 0.4, 3).text == f"{first} [1]"
     # an open question keeps the sentence leaning on it
     assert "This marks" in compose("sinwar killing consequences", [e], 0.4, 3).text
+
+
+def test_a_question_quoted_without_its_answer_is_not_an_answer() -> None:
+    text = ('See "Why is Python installed on my computer?" Python may come with the system. '
+            "Some vendors ship it.")
+    art = Article(id="w", title="", source="", url="", text=text)
+    heading = _evidence(art, 'See "Why is Python installed on my computer?"', 0.9)
+    answer = _evidence(art, "Python may come with the system.", 0.7)
+    draft = compose("why is python installed on my computer", [heading, answer], 0.4, 3)
+    assert "come with the system" in draft.text and "See" not in draft.text
