@@ -67,9 +67,10 @@ def promised(e: Evidence) -> Evidence | None:
 
 
 # Types whose answer a sentence visibly holds or lacks (a number of the counted thing, a
-# name the question lacks, a place, a date, quoted speech, an enumeration); open, yes/no
-# and reason questions take the best relevant sentence.
-TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list"})
+# name the question lacks, a place, a date, quoted speech, an enumeration, a cause: "because
+# the default level is WARNING"); open and yes/no questions take the best relevant sentence.
+TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list",
+                   "reason"})
 TYPE_MARGIN = 0.15  # how far below the best sentence one of the asked type may score
 # Below the factoid floor a sentence of the asked type must also hold this share of the
 # question's terms (idf-weighted): a new name alone does not answer "who replaced X".

@@ -271,3 +271,14 @@ def test_a_question_quoted_without_its_answer_is_not_an_answer() -> None:
     answer = _evidence(art, "Python may come with the system.", 0.7)
     draft = compose("why is python installed on my computer", [heading, answer], 0.4, 3)
     assert "come with the system" in draft.text and "See" not in draft.text
+
+
+def test_a_why_question_quotes_the_sentence_that_gives_a_cause() -> None:
+    text = ("logging.info('Doing something') prints nothing here. "
+            "The INFO message doesn't appear because the default level is WARNING.")
+    art = Article(id="l", title="", source="", url="", text=text)
+    ranked = [_evidence(art, "logging.info('Doing something') prints nothing here.", 0.53),
+              _evidence(art, "The INFO message doesn't appear because the default level is "
+                        "WARNING.", 0.47)]
+    draft = compose("why doesn't my logging.info message show up", ranked, 0.4, 1)
+    assert draft.text.startswith("The INFO message doesn't appear because")
