@@ -15,7 +15,7 @@ from rag.context import article_sentences
 from rag.evidence import Evidence, items_end, present, stems
 from rag.question import Ask, analyse
 from rag.specifics import compass_clash, missing_figures, pinned_terms
-from rag.text import split_sentences, words
+from rag.text import content_terms, split_sentences, words
 from rag.types import Article, Draft
 
 
@@ -120,7 +120,7 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     if unpinned(question, ask, ranked):
         return Draft(REFUSAL, [], True)
     # a question quoted without its answer (a link to an FAQ entry) answers nothing
-    ranked = [e for e in ranked if not elsewhere(question, e) and
+    ranked = [e for e in ranked if not elsewhere(question, ask, e) and
               not e.quote.rstrip(" \"'”’)").endswith("?")]
     doers = _doers(question, ask, ranked, floor - DOER_MARGIN)
     if not ranked or (ranked[0].score < floor and not doers):
@@ -138,7 +138,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             fitting = doers
         elif ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
             fitting = [e for e in fitting if e.lexical >= TYPED_TERMS]
-        if not fitting and (ask.type in REFUSE_UNFIT or ranked[0].score < typed_floor):
+        if not fitting and (ask.type in REFUSE_UNFIT or ranked[0].score < typed_floor or
+                            _speaker_absent(ask, close)):
             return Draft(REFUSAL, [], True)
         pool = fitting or close
         best = pool[0]
@@ -190,16 +191,40 @@ def _mentions(text: str, word: str, word_stems: set[str]) -> bool:
         word in re.sub(r"\W+", "", text.lower())
 
 
-def elsewhere(question: str, e: Evidence) -> bool:
-    """Does the quote, read with the sentence before it in its paragraph (a speaker's
-    words run on), put the question's place in another part of it ("central Gaza" for
-    "northern gaza")?"""
+SPEAKER_REACH = 600
+
+
+def _speaker_absent(ask: Ask, close: list[Evidence]) -> bool:
+    """For "what did X say": is X named in none of the close sentences, nor in the
+    SPEAKER_REACH characters before each ("As Guido said:" and his points (a), (b) ...)? An
+    unquoted reaction may answer; a sentence far from any mention of the speaker does not."""
+    if ask.type != "said":
+        return False
+    speaker = {w for w in content_terms(ask.focus) if len(w) > 2}
+    return bool(speaker) and not any(speaker & set(content_terms(
+        e.article.text[max(0, e.start - SPEAKER_REACH):max(e.end, e.ext_end)])) for e in close)
+
+
+def _with_previous(e: Evidence) -> str:
+    """The quote with the sentence before it in its paragraph (a speaker's words run on)."""
     sentences = article_sentences(e.article)
     i = bisect_right(sentences, e.start, key=lambda s: s.start) - 1
     start = e.start
     if i > 0 and "\n\n" not in e.article.text[sentences[i - 1].end:e.start]:
         start = sentences[i - 1].start
-    return compass_clash(question, e.article.text[start:max(e.end, e.ext_end)])
+    return e.article.text[start:max(e.end, e.ext_end)]
+
+
+def elsewhere(question: str, ask: Ask, e: Evidence) -> bool:
+    """Is the quote, read with the sentence before it in its paragraph (a speaker's words run
+    on), about something else than asked: the question's place in another part of it
+    ("central Gaza" for "northern gaza"), or, for "what did X say about Y", never Y?"""
+    text = _with_previous(e)
+    if compass_clash(question, text):
+        return True
+    about = {w.rstrip("s") for w in content_terms(ask.qualifier)} if ask.type == "said" else set()
+    # words as written: a stem would take "operations" for "operator"
+    return bool(about) and not about & {w.rstrip("s") for w in content_terms(text)}
 
 
 def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:

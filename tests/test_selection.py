@@ -282,3 +282,22 @@ def test_a_why_question_quotes_the_sentence_that_gives_a_cause() -> None:
                         "WARNING.", 0.47)]
     draft = compose("why doesn't my logging.info message show up", ranked, 0.4, 1)
     assert draft.text.startswith("The INFO message doesn't appear because")
+
+
+FAQ = Article(id="g", title="Design FAQ", source="", url="", text=(
+    "As Guido said:\n\n(a) For some operations, prefix notation just reads better.\n\n" +
+    "Other design questions follow in this part of the FAQ. " * 12 + "\n\n"
+    "Assignment expressions using the walrus operator := assign a variable in an expression."))
+
+
+@pytest.mark.parametrize(("question", "refused"), [
+    # the speaker never speaks of it; the sentence about it never names him
+    ("what did guido say about the walrus operator", True),
+    ("what did guido say about prefix notation", False),
+])
+def test_what_someone_said_about_something_needs_both_the_speaker_and_the_thing(
+        question: str, refused: bool) -> None:
+    ranked = [_evidence(FAQ, "(a) For some operations, prefix notation just reads better.", 0.5),
+              _evidence(FAQ, "Assignment expressions using the walrus operator := assign a "
+                        "variable in an expression.", 0.45)]
+    assert compose(question, ranked, 0.4, 3).refused is refused
