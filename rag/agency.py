@@ -33,7 +33,8 @@ _FORMS = {"write": ("wrote", "written", "author", "authored"),
           "fund": ("paid", "sponsor", "sponsored", "financed"),
           "kill": ("assassinated", "assassination"),
           "found": ("founder", "established", "created"),
-          "create": ("creator", "created", "invented", "inventor", "author"),
+          "create": ("creator", "created", "invented", "inventor", "author", "written",
+                     "wrote", "designed", "designer", "developed"),
           "invent": ("inventor", "created", "creator"),
           "replace": ("succeeded", "successor", "replacement"),
           "win": ("won", "winner", "victory")}
@@ -84,13 +85,26 @@ def action(question: str) -> Action | None:
     if toks[1] in _BE and not (toks[2:3] == ["behind"] or rest[0].endswith("ing")):
         return None  # "who was killed" asks for the one it was done to; "who was X", a role
     verb = _IRREGULAR.get(rest[0]) or str(_stemmer().stemWord(rest[0]))
-    return Action(verb, (verb, *_FORMS.get(verb, ())))
+    return Action(verb, (verb, *_forms().get(verb, ())))
+
+
+@lru_cache(maxsize=1)
+def _forms() -> dict[str, tuple[str, ...]]:
+    """_FORMS keyed by stem, as `action` reads verbs ("replaced" -> "replac")."""
+    return {str(_stemmer().stemWord(k)): v for k, v in _FORMS.items()}
 
 
 def _expresses(word: str, act: Action) -> bool:
     w = word.lower()
     return w in act.words or _IRREGULAR.get(w) == act.verb or (
         len(act.verb) >= 3 and w.startswith(act.verb) and len(w) - len(act.verb) <= 4)
+
+
+def known(act: Action) -> bool:
+    """Are the act's wordings known (its verb has an entry of other words for it), so that
+    a text without any of them does not describe it? "netted the winning goal" may be told
+    as "scored"; "replaced" is told as "succeeded" or "successor" or not at all."""
+    return act.verb in _forms()
 
 
 def mentions(act: Action, text: str) -> bool:

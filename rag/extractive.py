@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from rag.agency import action, mentions
+from rag.agency import action, known, mentions
 from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
 from rag.context import article_sentences
 from rag.evidence import Evidence, items_end, present, stems
 from rag.question import Ask, analyse
-from rag.specifics import compass_clash, missing_figures, pinned_terms
+from rag.specifics import compass_clash, compass_named, missing_figures, pinned_terms
 from rag.text import content_terms, split_sentences, words
 from rag.types import Article, Draft
 
@@ -123,7 +123,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     ranked = [e for e in ranked if not elsewhere(question, ask, e) and
               not e.quote.rstrip(" \"'”’)").endswith("?")]
     doers = _doers(question, ask, ranked, floor - DOER_MARGIN)
-    if not ranked or (ranked[0].score < floor and not doers):
+    if not ranked or (ranked[0].score < floor and not doers) or \
+            (not doers and _undone(question, ask, ranked)):
         return Draft(REFUSAL, [], True)
     conflicts = find_conflicts(question, ranked)
     if conflicts:
@@ -164,23 +165,33 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
 
 def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> list[Evidence]:
     """For "who killed X": the sentences above `floor` that name the doer ("Israel's killing
-    of X", "Author: A. Dalke") and mention what was done to (every word of the subject, in
-    the quote or its article's title, "howto" as "HOW TO"), best first. They answer even when their
-    wording is far from the question's."""
-    if ask.type not in AGENT_TYPES or action(question) is None:
+    of X", "Author: A. Dalke") and mention what was done to (half the subject's words in the
+    quote or its article's title, all of them in the article; "howto" as "HOW TO"), best
+    first. They answer even when their wording is far from the question's."""
+    act = action(question) if ask.type in AGENT_TYPES else None
+    if act is None:
         return []
     subject = [(w, stems(w)) for w in pinned_terms(ask)]
     out = []
     for e in ranked:
         if e.score < floor:
             break
-        if not _fit(ask, e).agent:
+        if not mentions(act, e.quote) or not _fit(ask, e).agent:
             continue
         near, whole = f"{e.quote} {e.article.title}", f"{e.article.title} {e.article.text}"
         if 2 * sum(_mentions(near, w, t) for w, t in subject) >= len(subject) and \
                 all(_mentions(whole, w, t) for w, t in subject):
             out.append(e)
     return out
+
+
+def _undone(question: str, ask: Ask, ranked: list[Evidence]) -> bool:
+    """"who replaced X" when no sentence of the context names anyone doing it, in any of the
+    act's known wordings (rag/agency.py): a name near the topic is not the answer. An act
+    whose other wordings are not known ("netted the winning goal" for "scored") is not
+    judged."""
+    act = action(question) if ask.type in AGENT_TYPES else None
+    return act is not None and known(act) and not _doers(question, ask, ranked, -1.0)
 
 
 def _mentions(text: str, word: str, word_stems: set[str]) -> bool:
@@ -220,7 +231,9 @@ def elsewhere(question: str, ask: Ask, e: Evidence) -> bool:
     on), about something else than asked: the question's place in another part of it
     ("central Gaza" for "northern gaza"), or, for "what did X say about Y", never Y?"""
     text = _with_previous(e)
-    if compass_clash(question, text):
+    # the quote's own part of the place decides; the sentence before only when it names none
+    if compass_clash(question, e.quote) or (
+            not compass_named(question, e.quote) and compass_clash(question, text)):
         return True
     about = {w.rstrip("s") for w in content_terms(ask.qualifier)} if ask.type == "said" else set()
     # words as written: a stem would take "operations" for "operator"
@@ -228,9 +241,9 @@ def elsewhere(question: str, ask: Ask, e: Evidence) -> bool:
 
 
 def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
-    """What the question pins down (rag/specifics.py: its figures, what a typed question asks
-    about; rag/agency.py: the act a who-question asks about) that no sentence of the context
-    mentions, nor an article's title: the articles are about something else.
+    """What the question pins down (rag/specifics.py: its figures, what a who-question asks
+    about) that no sentence of the context mentions, nor an article's title: the articles
+    are about something else.
 
     Example: unpinned("who funds the pypy project", ask, evidence_about_cpython) == ["pypy"]
     """
@@ -243,9 +256,7 @@ def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
             parts.append(e.article.title)
     text = " ".join(parts)
     have = stems(text)
-    act = action(question) if ask.type in AGENT_TYPES else None
-    unacted = [act.verb] if act and not mentions(act, text) else []  # "who replaced X"
-    return unacted + missing_figures(question, text) + [
+    return missing_figures(question, text) + [
         w for w in pinned_terms(ask) if not any(present(t, have) for t in stems(w))]
 
 

@@ -6,9 +6,9 @@ about. An on-topic sentence that differs in one of them answers another question
   one about 2023 a question about 2024;
 - its compass words: a strike "in central Gaza" is not the strike "in northern Gaza";
 - for a said-question, the speaker ("what did Jordan's king tell Blinken");
-- the thing a typed question asks about ("who funds the PyPy project", "how many aid
-  trucks"): when the retrieved context never mentions it, the articles do not hold the
-  answer.
+- the thing a who-question asks about ("who funds the PyPy project"): when the retrieved
+  context never mentions it, the articles do not hold the answer. (A counted noun is not
+  pinned: "spectators" are counted as "a crowd of 40,378".)
 
 Pure and deterministic; the compass words are a closed class of English, not data.
 """
@@ -90,16 +90,28 @@ def compass_clash(question: str, text: str) -> bool:
     return False
 
 
+def compass_named(question: str, text: str) -> bool:
+    """Does the text name a part of a place the question puts in a part ("central Gaza",
+    "northern Gaza" for "northern gaza")?
+
+    Example: compass_named("strike in northern gaza", "a strike in central Gaza")
+    """
+    q = lower_words(question)
+    places = {q[i + 1] for i, w in enumerate(q[:-1]) if w in _COMPASS}
+    t = lower_words(text)
+    return any(t[k] in places and t[k - 1] in _COMPASS for k in range(1, len(t)))
+
+
 def pinned_terms(ask: Ask) -> list[str]:
-    """The words of what a typed question asks about, which the context must mention: the
-    counted noun of a quantity, the subject of a who- or which-question, without a relative
-    clause (words of three letters or more, not stopwords, not the kind of answer).
+    """The words of what a who- or which-organisation question asks about, which the
+    context must mention: its subject, without a relative clause (words of three letters or
+    more, not stopwords, not the kind of answer).
 
     Example: pinned_terms(analyse("who funds the pypy project")) == ["pypy", "project"]
     """
-    if ask.type not in ("quantity", "person", "organisation"):
+    if ask.type not in ("person", "organisation"):
         return []
-    phrase = ask.focus if ask.type == "quantity" else ask.subject
+    phrase = ask.subject
     # "the us envoy who went to beirut": the relative clause is how it is described
     phrase = re.split(r"\b(?:who|that|which|whom|whose)\b", phrase)[0]
     return [w for w in (re.sub(r"['’]s?$", "", w) for w in lower_words(phrase))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.agency import action, agents, holders, role
+from rag.agency import action, agents, holders, known, role
 from rag.answer_match import HOLDS, announces_list, enumeration, match, matches_type
 from rag.entities import country_of, is_demonym, is_place, names
 from rag.question import analyse, split_question
@@ -366,3 +366,9 @@ def test_a_who_is_the_title_question_is_answered_by_the_titles_holder(
 
 def test_a_person_asked_about_by_name_has_no_title_to_fill() -> None:
     assert role("who is amos hochstein") is None
+
+
+def test_only_acts_whose_other_wordings_are_known_can_be_judged_absent() -> None:
+    replaced, netted = action("who replaced gantz"), action("who netted the winning goal")
+    assert replaced is not None and known(replaced) and "successor" in replaced.words
+    assert netted is not None and not known(netted)  # "scored" is not known to mean it

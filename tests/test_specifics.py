@@ -58,7 +58,7 @@ def test_another_part_of_the_place_is_another_event(question: str, text: str,
 
 @pytest.mark.parametrize(("question", "terms"), [
     ("who funds the pypy project", ["pypy", "project"]),
-    ("how many aid trucks entered gaza", ["trucks"]),
+    ("how many aid trucks entered gaza", []),  # counted as "a convoy of 40" maybe
     ("who is the us envoy who went to beirut", ["envoy"]),  # not the relative clause
     ("which countries are mediating", []),  # the kind of answer, not its subject
     ("how many people died", []),
