@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag.entities import Name, is_title
+from rag.entities import Name, country_of, fold, is_title
 
 # past forms that do not share the verb's stem, and the nouns for the one who does it
 _IRREGULAR = {"wrote": "write", "written": "write", "led": "lead", "paid": "pay",
@@ -38,6 +38,10 @@ _FORMS = {"write": ("wrote", "written", "author", "authored"),
           "invent": ("inventor", "created", "creator"),
           "replace": ("succeeded", "successor", "replacement"),
           "win": ("won", "winner", "victory")}
+# the doer's nouns that ask for the doer of an act: "who is the author of X" = "who wrote X"
+_DOER_OF = {"author": "write", "authors": "write", "writer": "write", "creator": "create",
+            "inventor": "invent", "founder": "found", "founders": "found", "sponsor": "pay",
+            "funder": "fund", "killer": "kill", "successor": "replace", "winner": "win"}
 _AUX = frozenset(("is", "are", "was", "were", "has", "have", "had", "will", "would", "be",
                   "been"))
 _PREPOSITIONS = frozenset(("in", "at", "on", "from", "near", "of", "to", "into", "across",
@@ -70,9 +74,14 @@ def action(question: str) -> Action | None:
              and action("Who was behind the killing of Sinwar?").verb == "kill"
              and action("who is israel's defense minister") is None
     """
-    toks = re.findall(r"[a-z][\w'-]*", question.lower())
+    low = re.sub(r"^(who)'s\b", r"\1 is", fold(question).lower().strip())
+    toks = re.findall(r"[a-z][\w'-]*", low)
     if not toks or toks[0] not in ("who", "whom"):
         return None
+    doer_noun = re.match(r"who (?:is|was|are|were) (?:the |an? )?(\w+) of\b", low)
+    if doer_noun and doer_noun.group(1) in _DOER_OF:  # "who is the author of the howto"
+        verb = str(_stemmer().stemWord(_DOER_OF[doer_noun.group(1)]))
+        return Action(verb, (verb, *_forms().get(verb, ())))
     rest = toks[1:]
     if rest[:1] and rest[0] in _DO:
         return None  # "whom did Blinken meet": the doer is named, the one met is asked
@@ -100,13 +109,6 @@ def _expresses(word: str, act: Action) -> bool:
         len(act.verb) >= 3 and w.startswith(act.verb) and len(w) - len(act.verb) <= 4)
 
 
-def known(act: Action) -> bool:
-    """Are the act's wordings known (its verb has an entry of other words for it), so that
-    a text without any of them does not describe it? "netted the winning goal" may be told
-    as "scored"; "replaced" is told as "succeeded" or "successor" or not at all."""
-    return act.verb in _forms()
-
-
 def mentions(act: Action, text: str) -> bool:
     """Does the text use a word for the action at all (a cheap test before `agents`)?
 
@@ -116,75 +118,109 @@ def mentions(act: Action, text: str) -> bool:
     return any(_expresses(w, act) for w in re.findall(r"[^\W\d_][\w'’-]*", text))
 
 
+_TOKEN = re.compile(r"[^\W\d_][\w'’-]*")
+
+
 def agents(act: Action, text: str, names: list[Name]) -> list[str]:
-    """The names the text puts in the doer's place for the action.
+    """The names the text puts in the doer's place for the action: right after the doer's
+    noun ("Author: X"), after "by" following the act ("killed by X"), or right before the
+    act's verb or -ing noun ("Israel's killing of", "Israeli forces killed"); not a place the
+    act happened in ("a strike in Lebanon killed"), nor a name before a doer's noun ("Hamas
+    leader" does not lead Hamas). Each name reads only the words next to it.
 
     Example: agents(action("who killed yahya sinwar"),
                     "in the wake of Israel's killing of Yahya Sinwar", names(...)) == ["Israel"]
     """
-    spans = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"[^\W\d_][\w'’-]*", text)]
     found: list[str] = []
     for n in names:
-        before = [w for s, _e, w in spans if s < n.start][-3:]
-        after_spans = [(s, w) for s, _e, w in spans if s >= n.end][:3]
-        # "Israel's killing", not "User Guide: Creating": nothing but a possessive between
-        joined = bool(after_spans) and bool(
-            re.fullmatch(r"(?:['’]s)?\s+", text[n.end:after_spans[0][0]]))
-        after = [w for _s, w in after_spans] if joined else []
+        left = text[max(0, n.start - 40):n.start]
+        before = _TOKEN.findall(left)[-3:]
         possessive = text[n.end:n.end + 2] in ("'s", "’s")
-        gap_before = text[max(0, n.start - 40):n.start]
+        end = n.end + (2 if possessive else 0)
+        after_spans = [(m.start(), m.group(0)) for m in _TOKEN.finditer(text[end:end + 40])][:3]
+        # "Israel's killing", not "User Guide: Creating": nothing but a space between
+        joined = bool(after_spans) and bool(re.fullmatch(r"\s+", text[end:end + after_spans[0][0]]))
+        after = [w for _s, w in after_spans] if joined else []
         doer = (
-            # "Author: X", "leader X": the doer's noun right before the name
             (before and _expresses(before[-1], act) and
              (_DOER_NOUN.search(before[-1].lower()) or before[-1].lower() in act.words) and
-             not re.search(r"\bof\s*$", gap_before, re.I))
-            # "killed by X", "is funded by Microsoft"
+             not re.search(r"\bof\s*$", left, re.I))
             or (len(before) >= 2 and before[-1].lower() in ("by", "the") and
-                any(_expresses(w, act) for w in before[-3:-1]) and
-                re.search(r"\bby\s+(?:the\s+)?$", gap_before, re.I))
-            # "X killed", "Israel's killing of", "Israeli forces killed", "X has funded";
-            # not "a strike in Lebanon killed": a place the act happened in
+                any(_acted(w, act) for w in before[-3:-1]) and
+                re.search(r"\bby\s+(?:the\s+)?$", left, re.I))
             or (after and (possessive or not (before and before[-1].lower() in _PREPOSITIONS))
-                and (_expresses(after[0], act) or
-                           (len(after) > 1 and (after[0].lower() in ("has", "had", "then") or
-                                                after[0].islower())
-                            and _expresses(after[1], act))))
+                and (_acted(after[0], act) or
+                     (len(after) > 1 and (after[0].lower() in ("has", "had", "then") or
+                                          after[0].islower()) and _acted(after[1], act))))
         )
         if doer and n.text not in found:
             found.append(n.text)
     return found
 
 
-def role(question: str) -> str | None:
+def _acted(word: str, act: Action) -> bool:
+    """The act's verb or -ing noun, not its doer's noun ("killing", not "leader")."""
+    return _expresses(word, act) and not _DOER_NOUN.search(word.lower()) and \
+        not word.lower().endswith("ship")
+
+
+@dataclass(frozen=True)
+class Title:
+    """The title a "who is X's <title>" question asks the holder of: its head noun, the
+    words before it ("defense"), and whose title it is ("israel"), if said."""
+
+    head: str
+    modifiers: tuple[str, ...] = ()
+    owner: str = ""
+
+
+def role(question: str) -> Title | None:
     """The title a "who is X's <title>" question asks the holder of; None for an act or a
     person asked about by name.
 
-    Example: role("who is israel's defense minister") == "minister"
-             and role("Who is the head of UNRWA?") == "head"
+    Example: role("who is israel's defense minister") == Title("minister", ("defense",),
+             "israel") and role("Who is the head of UNRWA?").head == "head"
              and role("who is amos hochstein") is None
     """
-    m = re.match(r"who(?:'s| is| was| are| were)\s+(.*)", question.lower().strip(" ?"))
+    m = re.match(r"who(?:'s| is| was| are| were)\s+(.*)", fold(question).lower().strip(" ?"))
     if not m:
         return None
     phrase = re.split(r"\b(?:who|that|which|whom|whose|of|in|for|at|from)\b", m.group(1))[0]
-    words = [w for w in re.findall(r"[a-z][\w-]*", phrase)]
-    return words[-1] if words and is_title(words[-1]) else None
+    words = re.findall(r"[a-z][\w'-]*", phrase)
+    if not words or not is_title(words[-1]):
+        return None
+    owner = next((w[:-2] for w in words if w.endswith("'s")), "")
+    mods = tuple(w for w in words[:-1] if not w.endswith("'s") and
+                 w not in ("the", "a", "an", "current", "new", "former", "their", "its"))
+    return Title(words[-1], mods, owner)
 
 
-def holders(title: str, text: str, names: list[Name]) -> list[str]:
-    """The names the text gives the title: right after it ("Defense Minister Yoav Gallant",
-    "envoy Amos Hochstein") or after the name and a comma ("Philippe Lazzarini, head of").
+def _same(a: str, b: str) -> bool:
+    """One word, or one country's names ("U.S." and "us", "Qatari" and "qatar")."""
+    return a.rstrip("s") == b.rstrip("s") or (country_of(a) or "?") == country_of(b)
 
-    Example: holders("minister", "Defense Minister Yoav Gallant said", names(...))
-             == ["Yoav Gallant"]
+
+def holders(title: Title, text: str, names: list[Name]) -> list[str]:
+    """The names the text gives the title, with its words and its owner: right after it
+    ("Israeli Defense Minister Yoav Gallant", "U.S. envoy Amos Hochstein") or after the name
+    and a comma ("Philippe Lazzarini, head of"). Qatar's prime minister does not hold
+    "Qatar's foreign minister", nor Iran's foreign minister.
+
+    Example: holders(role("who is israel's defense minister"),
+                     "Israeli Defense Minister Yoav Gallant said", names(...)) == ["Yoav Gallant"]
     """
-    title = title.lower()
     found = []
     for n in names:
-        before = re.findall(r"[\w-]+", text[max(0, n.start - 40):n.start].lower())[-3:]
-        after = re.match(r",\s+(?:\w+\s+){0,3}?(\w+)", text[n.end:n.end + 60].lower())
-        titled = any(w.rstrip("s") == title.rstrip("s") for w in before) or bool(
-            after and after.group(1).rstrip("s") == title.rstrip("s"))
-        if titled and n.kind in ("person", "name") and n.text not in found:
-            found.append(n.text)
+        before = re.findall(r"[\w'.-]+", fold(text[max(0, n.start - 60):n.start]).lower())[-5:]
+        after = re.match(r",\s+((?:[\w'.-]+\s+){0,6}[\w'.-]+)",
+                         fold(text[n.end:n.end + 80]).lower())
+        for window in (before, after.group(1).split() if after else []):
+            words = [w.removesuffix("'s") for w in window]
+            if not any(_same(w, title.head) for w in words) or \
+                    not all(any(_same(w, m) for w in words) for m in title.modifiers):
+                continue
+            if title.owner and not any(_same(w, title.owner) for w in words):
+                continue
+            if n.kind in ("person", "name") and n.text not in found:
+                found.append(n.text)
     return found

@@ -129,7 +129,7 @@ def _renumbered(text: str, number: dict[int, int]) -> str:
 
 def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
     """One answer to a question asked in parts (rag/question.py split_question): each part's
-    answer in turn, citations numbered on, a quote both parts cite cited once; a part the
+    answer in turn, citations numbered on, a quote both parts cite cited and shown once; a part the
     articles do not answer is said to be unanswered; a refusal only when none is answered.
 
     Example: join_parts(["who wrote A", "who wrote B"], [Draft("X [1]", [c], False),
@@ -145,6 +145,9 @@ def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
         if draft.refused:
             texts.append(f'The articles do not answer "{part}".')
             continue
+        if texts and all(any((d.article_id, d.start, d.end) == (c.article_id, c.start, c.end)
+                             for d in citations) for c in draft.citations):
+            continue  # the quotes that answer this part are already there
         number: dict[int, int] = {}
         for c in draft.citations:
             same = next((d.n for d in citations if (d.article_id, d.start, d.end) ==

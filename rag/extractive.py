@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from rag.agency import action, known, mentions
+from rag.agency import action, mentions
 from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
@@ -81,6 +81,7 @@ TYPED_TERMS = 0.5
 AGENT_TYPES = frozenset({"person", "organisation"})  # who did it (rag/agency.py)
 # A sentence naming the doer and the deed answers this far below the relevance floor.
 DOER_MARGIN = 0.15
+DOER_LEAD = 200  # "Sorting HOW TO\n\nAuthor: ...": what a doer's line is about may come first
 REFUSE_UNFIT = frozenset({"quantity", "person", "organisation"})
 
 
@@ -123,8 +124,7 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     ranked = [e for e in ranked if not elsewhere(question, ask, e) and
               not e.quote.rstrip(" \"'”’)").endswith("?")]
     doers = _doers(question, ask, ranked, floor - DOER_MARGIN)
-    if not ranked or (ranked[0].score < floor and not doers) or \
-            (not doers and _undone(question, ask, ranked)):
+    if not ranked or (ranked[0].score < floor and not doers):
         return Draft(REFUSAL, [], True)
     conflicts = find_conflicts(question, ranked)
     if conflicts:
@@ -135,6 +135,12 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             return Draft(REFUSAL, [], True)
         fits = {id(e): _fit(ask, e) for e in close} if typed else {}
         fitting = [e for e in close if fits[id(e)].score >= HOLDS] if typed else close
+        if ask.type in AGENT_TYPES:
+            # "who killed 17 people": the sentence about those 17; and a doer of the act done
+            # to something else ("the attack by Hamas" for the attack on a home) is not one
+            acted = action(question) is not None
+            fitting = [e for e in fitting if not missing_figures(question, e.quote) and
+                       (not acted or e in doers or not fits[id(e)].agent)]
         if doers:
             fitting = doers
         elif ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
@@ -165,9 +171,11 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
 
 def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> list[Evidence]:
     """For "who killed X": the sentences above `floor` that name the doer ("Israel's killing
-    of X", "Author: A. Dalke") and mention what was done to (half the subject's words in the
-    quote or its article's title, all of them in the article; "howto" as "HOW TO"), best
-    first. They answer even when their wording is far from the question's."""
+    of X", "Author: A. Dalke") and tell of what was done to (the subject's words in the
+    quote, or for a credit line in the DOER_LEAD characters before it; the question's
+    figures in the quote; all
+    the subject's words in the article; "howto" as "HOW TO"), best first. They answer even
+    when their wording is far from the question's."""
     act = action(question) if ask.type in AGENT_TYPES else None
     if act is None:
         return []
@@ -178,20 +186,17 @@ def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> lis
             break
         if not mentions(act, e.quote) or not _fit(ask, e).agent:
             continue
-        near, whole = f"{e.quote} {e.article.title}", f"{e.article.title} {e.article.text}"
-        if 2 * sum(_mentions(near, w, t) for w, t in subject) >= len(subject) and \
-                all(_mentions(whole, w, t) for w, t in subject):
+        # "who killed 17 people in central Gaza": the sentence itself tells of that act
+        whole = f"{e.article.title} {e.article.text}"
+        # a credit line ("Author: A. Dalke") is about the heading just above it
+        credit = re.match(r"\W*(\w+)\s*:", e.quote)
+        lead = DOER_LEAD if credit and credit.group(1).lower() in act.words else 0
+        near = e.article.text[max(0, e.start - lead):max(e.end, e.ext_end)]
+        if all(_mentions(near, w, t) for w, t in subject) and \
+                all(_mentions(whole, w, t) for w, t in subject) and \
+                not missing_figures(question, e.quote):
             out.append(e)
     return out
-
-
-def _undone(question: str, ask: Ask, ranked: list[Evidence]) -> bool:
-    """"who replaced X" when no sentence of the context names anyone doing it, in any of the
-    act's known wordings (rag/agency.py): a name near the topic is not the answer. An act
-    whose other wordings are not known ("netted the winning goal" for "scored") is not
-    judged."""
-    act = action(question) if ask.type in AGENT_TYPES else None
-    return act is not None and known(act) and not _doers(question, ask, ranked, -1.0)
 
 
 def _mentions(text: str, word: str, word_stems: set[str]) -> bool:

@@ -285,9 +285,10 @@ def _phrase(t: list[str], low: list[str], verb_last: bool) -> str:
     if not t:
         return ""
     k = 1 if low[0] in _DET and len(t) > 1 and t[1][0].isupper() else 0
-    # "the Israeli rescue operation": a demonym before a noun is an adjective, not a name
-    adjective = is_demonym(t[k]) and k + 1 < len(t) and t[k + 1].islower() and \
-        low[k + 1] not in _AUX and low[k + 1] not in _PREP
+    # "the Israeli rescue operation", "the Hamas delegation": after a determiner, a demonym
+    # or a name before a noun is an adjective, not the thing itself
+    adjective = (is_demonym(t[k]) or (k == 1 and not verb_last)) and k + 1 < len(t) and \
+        t[k + 1].islower() and low[k + 1] not in _AUX and low[k + 1] not in _PREP
     if t[k][0].isupper() and low[k] not in _DET and not adjective:
         j = k + 1
         while j < len(t) and (t[j][0].isupper() or (low[j] in ("of", "bin", "al", "el") and
@@ -319,6 +320,9 @@ def _phrase(t: list[str], low: list[str], verb_last: bool) -> str:
 
 
 _DETS = ("the", "a", "an")
+# past forms that end no "-ed" but may open the thing a question asks about
+_VERB_BEFORE = wordset("wrote made built sent gave took led won paid founded began chose "
+                       "brought held bought sold ran drew")
 _SECOND_WH = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:what|which|who|whom|when|where|why|how)\b)",
                         re.I)
 
@@ -340,7 +344,10 @@ def split_question(question: str) -> list[str]:
     m = _SECOND_WH.search(q, first_wh.end())
     if m:
         one, two = q[:m.start()].strip(), q[m.end():].strip()
-        if len(words(one)) < 3 or len(words(two)) < 3:
+        # each part a question of its own: "how many hostages and how many prisoners were
+        # released" is one question about two counts
+        if any(len(words(p)) < 3 or not any(w in _AUX or w in _VERB_BEFORE or w.endswith("ed")
+                                            for w in words(p.lower())[1:]) for p in (one, two)):
             return [question]
         counted = re.match(r"(how (?:many|much))\s+(\w+)", two, re.I)
         if counted and counted.group(2).lower() in _AUX:  # "how many are still held"
@@ -357,9 +364,13 @@ def split_question(question: str) -> list[str]:
     if not second or low[k + 1] not in _DETS or len(second) > 5 or k < 4 or \
             {"between", "among", "versus", "vs"} & set(low[:k]):  # one thing: a comparison
         return [question]
-    # where the first thing starts: its own determiner, else as many words as the second's
+    # where the first thing starts: its own determiner, else as many words as the second's;
+    # right after the verb ("who wrote | the logging howto"), not inside a phrase ("the
+    # ratio of deaths and the injuries", "discuss with Netanyahu and the Qatari ...")
     dets = [i for i in range(2, k) if low[i] in _DETS]
     start = dets[-1] if dets else max(2, k - (len(second) - 1))
-    if start >= k:
+    if start >= k or low[start - 1] in _PREP or low[start - 1] in _DETS or \
+            any(w in _PREP for w in low[start:k]) or \
+            not (low[start - 1].endswith("ed") or low[start - 1] in _VERB_BEFORE):
         return [question]
     return [" ".join(toks[:k]), " ".join(toks[:start] + second)]

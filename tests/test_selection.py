@@ -191,7 +191,7 @@ def test_parts_are_numbered_on_and_a_quote_both_cite_is_cited_once() -> None:
     one = Draft(f"{a} [1] {b} [2]", [cite(1, a), cite(2, b)], False)
     two = Draft(f"{b} [1]", [cite(1, b)], False)
     joined = join_parts(["p1", "p2"], [one, two])
-    assert joined.text == f"{a} [1] {b} [2] {b} [2]"
+    assert joined.text == f"{a} [1] {b} [2]"  # the second part's quote is shown already
     assert [c.n for c in joined.citations] == [1, 2]
     assert join_parts(["p1", "p2"], [Draft(REFUSAL, [], True)] * 2).refused
 
@@ -301,3 +301,20 @@ def test_what_someone_said_about_something_needs_both_the_speaker_and_the_thing(
               _evidence(FAQ, "Assignment expressions using the walrus operator := assign a "
                         "variable in an expression.", 0.45)]
     assert compose(question, ranked, 0.4, 3).refused is refused
+
+
+@pytest.mark.parametrize(("question", "not_quoted"), [
+    # a doer of another act of the same kind is not the answer
+    ("who killed 17 people in central Gaza", "Israel's killing of Yahya Sinwar"),
+    ("who launched a drone attack on Netanyahu's home", "the attack by Hamas"),
+    ("who led the Hamas delegation", "Hamas leader Yahya Sinwar"),
+])
+def test_a_doer_of_another_act_is_not_the_answer(service: RagService, question: str,
+                                                 not_quoted: str) -> None:
+    assert not_quoted not in service.ask(question).answer
+
+
+def test_a_quote_that_answers_both_parts_is_shown_once(service: RagService) -> None:
+    a = service.ask("how many people were killed on October 7 and how many hostages were taken")
+    for c in a.citations:
+        assert a.answer.count(c.quote) == 1
