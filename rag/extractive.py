@@ -115,7 +115,10 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     TYPE_MARGIN of the best, with those close to it that also hold one; a refusal when none
     does (an on-topic sentence of another type is not the answer); for open questions the
     best sentence and those close to it that add something. Below `typed_floor` a typed
-    question is answered only by a sentence of its type."""
+    question is answered only by a sentence of its type. Refused outright when the context
+    never mentions a figure or the subject the question pins down (`unpinned`); a sentence
+    about another part of the place or, for what X said about Y, never about Y is not
+    quoted (`elsewhere`); "who did it" takes the sentences naming the doer (`_doers`)."""
     ask = analyse(question)
     typed = ask.type in TYPED
     if unpinned(question, ask, ranked):
