@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from itertools import islice
 
 from rag import condense, evidence, examples, lexical
+from rag.answer_match import HOLDS, match
 from rag.answering import get_answerer
 from rag.citations import REFUSAL, join_parts, renumber, verified
 from rag.conflicts import reconcile
 from rag.context import assemble
 from rag.embeddings import Embedder, get_embedder
 from rag.errors import EmptyStoreError, InputError
-from rag.question import split_question
+from rag.question import analyse, split_question
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
@@ -114,10 +115,15 @@ class RagService:
                     draft = item
             assert draft is not None
         else:  # each part retrieved and answered on its own, then joined
-            hits, drafts = [], []
+            hits = []
+            drafts: list[Draft] = []
             for i, part in enumerate(parts):
                 if i:  # "... and which countries did he go to next": he is the first's
                     part = condense.rewrite(part, [Turn(role="user", content=parts[0])])
+                    if answered_by(part, drafts[0]):  # "freed four ... and 274 died"
+                        parts[i] = part
+                        drafts.append(drafts[0])
+                        continue
                 parts[i], part_hits, ranked = self.context(part)
                 drafts.append(next(d for d in self._draft(parts[i], part_hits, ranked)
                                    if isinstance(d, Draft)))
@@ -260,6 +266,16 @@ class RagService:
                       timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 1),
                                          answer=round((t2 - t1) * 1000, 1),
                                          total=round((time.perf_counter() - t0) * 1000, 1)))
+
+
+def answered_by(question: str, draft: Draft) -> bool:
+    """Does a quote of the draft already hold an answer of the type the question asks
+    (rag/answer_match.py): "how many Palestinians died in it" by the quote that gave the
+    freed hostages and the 274 dead? Then no other sentence is sought for it."""
+    ask = analyse(question)
+    # (not for "who": any new name passes for one; "who wrote B" is not "Author: A's writer")
+    return not draft.refused and ask.type in ("quantity", "place", "date") and \
+        any(match(ask, c.quote).score >= HOLDS for c in draft.citations)
 
 
 def _renumbered(conflicts: list[Conflict], before: list[Citation], after: list[Citation]

@@ -318,3 +318,11 @@ def test_a_quote_that_answers_both_parts_is_shown_once(service: RagService) -> N
     a = service.ask("how many people were killed on October 7 and how many hostages were taken")
     for c in a.citations:
         assert a.answer.count(c.quote) == 1
+
+
+def test_a_second_part_the_first_parts_quote_already_answers_takes_no_other_sentence(
+        service: RagService) -> None:
+    a = service.ask("how many hostages were freed in the rescue operation, and how many "
+                    "palestinians died in it")
+    assert "four hostages" in a.answer and "274" in a.answer
+    assert "770" not in a.answer  # another operation's dead
