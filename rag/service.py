@@ -124,7 +124,9 @@ class RagService:
                         parts[i] = part
                         drafts.append(drafts[0])
                         continue
-                parts[i], part_hits, ranked = self.context(part)
+                # the parts share the budget: what the answerer is handed stays within it
+                parts[i], part_hits, ranked = self.context(
+                    part, max(1, self.settings.context_budget // len(parts)))
                 drafts.append(next(d for d in self._draft(parts[i], part_hits, ranked)
                                    if isinstance(d, Draft)))
                 known = {h.chunk.id for h in hits}
