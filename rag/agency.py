@@ -5,6 +5,8 @@ it: "Israel's killing of Yahya Sinwar", "was killed by Israeli troops", "the mai
 funded by Microsoft", "Author: Andrew Dalke". `action` reads the verb a who-question asks
 about; `agents` finds the names a sentence puts in the doer's place: before the verb or its
 -ing noun, after "by" following it, or right after the doer's noun ("Author:", "leader").
+`role` and `holders` do the same for "who is X's <title>": the name the text gives that
+title, with its words and its owner ("Israeli Defense Minister Yoav Gallant").
 
 The irregular verbs and doer nouns below are a small documented grammar of English, not
 data. Pure and deterministic.
