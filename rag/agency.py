@@ -69,6 +69,7 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=512)  # read once per question, not once per candidate sentence
 def action(question: str) -> Action | None:
     """The action a who-question asks about; None for "who is X" (a role, not an act).
 

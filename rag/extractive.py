@@ -195,19 +195,20 @@ def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> lis
         credit = re.match(r"\W*(\w+)\s*:", e.quote)
         lead = DOER_LEAD if credit and credit.group(1).lower() in act.words else 0
         near = e.article.text[max(0, e.start - lead):max(e.end, e.ext_end)]
-        if all(_mentions(near, w, t) for w, t in subject) and \
-                all(_mentions(whole, w, t) for w, t in subject) and \
-                not missing_figures(question, e.quote):
+        if _mentions_all(near, subject) and not missing_figures(question, e.quote) and \
+                _mentions_all(whole, subject):  # the whole article last: the dearest read
             out.append(e)
     return out
 
 
-def _mentions(text: str, word: str, word_stems: set[str]) -> bool:
-    """The word's stems in the text, or the word with the text's spaces gone ("howto" in
-    "Sorting HOW TO")."""
-    have = stems(text)
-    return any(present(x, have) for x in word_stems) or \
-        word in re.sub(r"\W+", "", text.lower())
+def _mentions_all(text: str, subject: list[tuple[str, set[str]]]) -> bool:
+    """Every word of the subject in the text, by its stems or with the text's spaces gone
+    ("howto" in "Sorting HOW TO"); the text is read once."""
+    if not subject:
+        return True
+    have, squeezed = stems(text), re.sub(r"\W+", "", text.lower())
+    return all(any(present(x, have) for x in word_stems) or word in squeezed
+               for word, word_stems in subject)
 
 
 SPEAKER_REACH = 600

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from rag.entities import is_demonym, is_place, is_title, names, wordset
@@ -129,6 +130,7 @@ def _qualifier(rest: list[str]) -> str:
     return " ".join(out[:4])
 
 
+@lru_cache(maxsize=512)  # read once per question, not once per candidate sentence
 def analyse(question: str) -> Ask:
     """The answer type and focus of a question, typed however people type.
 
