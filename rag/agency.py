@@ -37,13 +37,16 @@ _FORMS = {"write": ("wrote", "written", "author", "authored"),
           "found": ("founder", "established", "created"),
           "create": ("creator", "created", "invented", "inventor", "author", "written",
                      "wrote", "designed", "designer", "developed"),
-          "invent": ("inventor", "created", "creator"),
+          "invent": ("inventor", "invented", "creator", "created", "author", "written", "wrote",
+                     "designed", "designer", "developed"),
           "replace": ("succeeded", "successor", "replacement"),
           "win": ("won", "winner", "victory")}
 # the doer's nouns that ask for the doer of an act: "who is the author of X" = "who wrote X"
 _DOER_OF = {"author": "write", "authors": "write", "writer": "write", "creator": "create",
             "inventor": "invent", "founder": "found", "founders": "found", "sponsor": "pay",
             "funder": "fund", "killer": "kill", "successor": "replace", "winner": "win"}
+DOER_NOUNS = frozenset(_DOER_OF)
+_WH_WORDS = frozenset(("what", "which", "when", "where", "why", "how", "whose"))
 _AUX = frozenset(("is", "are", "was", "were", "has", "have", "had", "will", "would", "be",
                   "been"))
 _PREPOSITIONS = frozenset(("in", "at", "on", "from", "near", "of", "to", "into", "across",
@@ -75,10 +78,15 @@ def action(question: str) -> Action | None:
 
     Example: action("who wrote the sorting howto").verb == "write"
              and action("Who was behind the killing of Sinwar?").verb == "kill"
+             and action("python inventor").verb == "invent"
              and action("who is israel's defense minister") is None
     """
     low = re.sub(r"^(who)'s\b", r"\1 is", fold(question).lower().strip())
     toks = re.findall(r"[a-z][\w'-]*", low)
+    keyword = [t for t in toks if t in _DOER_OF] if not _WH_WORDS & set(toks) else []
+    if toks and toks[0] not in ("who", "whom") and keyword:  # "python inventor"
+        verb = str(_stemmer().stemWord(_DOER_OF[keyword[0]]))
+        return Action(verb, (verb, *_forms().get(verb, ())))
     if not toks or toks[0] not in ("who", "whom"):
         return None
     doer_noun = re.match(r"who (?:is|was|are|were) (?:the |an? )?(\w+) of\b", low)

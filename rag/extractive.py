@@ -175,8 +175,8 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
 def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> list[Evidence]:
     """For "who killed X": the sentences above `floor` that name the doer ("Israel's killing
     of X", "Author: A. Dalke") and tell of what was done to (the subject's words in the
-    quote, or for a credit line in the DOER_LEAD characters before it; the question's
-    figures in the quote; all
+    quote, in its paragraph when the quote refers back ("on this"), or for a credit line in
+    the DOER_LEAD characters before it; the question's figures in the quote; all
     the subject's words in the article; "howto" as "HOW TO"), best first. They answer even
     when their wording is far from the question's."""
     act = action(question) if ask.type in AGENT_TYPES else None
@@ -195,10 +195,16 @@ def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> lis
         credit = re.match(r"\W*(\w+)\s*:", e.quote)
         lead = DOER_LEAD if credit and credit.group(1).lower() in act.words else 0
         near = e.article.text[max(0, e.start - lead):max(e.end, e.ext_end)]
+        if _REFERS_BACK.search(e.quote):  # "funded by Microsoft to work on this full-time"
+            near = _paragraph(e)
         if _mentions_all(near, subject) and not missing_figures(question, e.quote) and \
                 _mentions_all(whole, subject):  # the whole article last: the dearest read
             out.append(e)
     return out
+
+
+# a word that stands for what the sentence before named: "to work on this full-time"
+_REFERS_BACK = re.compile(r"\b(?:this|these|it|its|they|them|their)\b", re.I)
 
 
 def _mentions_all(text: str, subject: list[tuple[str, set[str]]]) -> bool:
@@ -223,6 +229,13 @@ def _speaker_absent(ask: Ask, close: list[Evidence]) -> bool:
     speaker = {w for w in content_terms(ask.focus) if len(w) > 2}
     return bool(speaker) and not any(speaker & set(content_terms(
         e.article.text[max(0, e.start - SPEAKER_REACH):max(e.end, e.ext_end)])) for e in close)
+
+
+def _paragraph(e: Evidence) -> str:
+    """The paragraph holding the quote (blank lines end paragraphs)."""
+    text = e.article.text
+    end = text.find("\n\n", max(e.end, e.ext_end))
+    return text[text.rfind("\n\n", 0, e.start) + 1:end if end >= 0 else len(text)]
 
 
 def _with_previous(e: Evidence) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from rag.agency import DOER_NOUNS
 from rag.entities import is_demonym, is_place, is_title, names, wordset
 from rag.text import STOPWORDS, normalize, words
 
@@ -162,7 +163,8 @@ def analyse(question: str) -> Ask:
     if word == "why" or re.search(r"\b(?:what|which) (?:is|was|are|were) (?:the )?(?:main )?"
                                   r"(?:reasons?|causes?|motives?|purpose|rationale)\b|\bfor what "
                                   r"reason\b|\bwhat (?:caused|led to|prompted|triggered|"
-                                  r"motivated)\b|\bhow come\b|\breasons? (?:for|why|behind)\b",
+                                  r"motivated)\b|\bhow come\b|\breasons? (?:for|why|behind)\b|"
+                                  r"\borigins?\b",
                                   low):
         return ask("reason")
     m = re.match(rf"(?:what|how) (?:did|does|do|has|have|had|is|was) (.+?) (?:{_SAY}|"
@@ -204,6 +206,8 @@ def analyse(question: str) -> Ask:
         for i, t in enumerate(toks[:-1]):  # "hostages still held gaza": a count of a state
             if _plural(t) and t not in STOPWORDS and toks[i + 1] in PERSISTENT:
                 return ask("quantity", t, _qualifier(toks[i + 1:]), True)
+        if DOER_NOUNS & set(toks):  # "python inventor": who invented python
+            return ask("person")
         listed_noun = next((t for t in toks if t in _LIST_NOUNS), "")
         if listed_noun:
             return ask("list", listed_noun, plural=True)

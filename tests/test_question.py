@@ -49,6 +49,7 @@ ANALYSE = [
     ("which official resigned from the war cabinet", "person", "official"),
     ("Who are the members of the war cabinet?", "person", "the members of the war cabinet"),
     ("Can you tell me who leads UNRWA?", "person", "unrwa"),
+    ("python inventor", "person", "python"),  # a keyword query naming the doer's noun
     # organisations
     ("Which group claimed the drone attack?", "organisation", "group"),
     ("what organisation runs aid in gaza", "organisation", "organisation"),
@@ -78,6 +79,7 @@ ANALYSE = [
     # reasons
     ("Why did Blinken travel to the region?", "reason", "blinken"),
     ("why is the war spreading to lebanon", "reason", "the war"),
+    ("python name origin", "reason", "python"),  # where the name comes from: a cause
     ("what led to the evacuation of the hospital", "reason", "the evacuation of the hospital"),
     ("please explain why gantz resigned", "reason", "gantz"),
     # yes/no
@@ -224,6 +226,9 @@ def test_a_who_question_is_answered_by_the_doer_not_by_a_name_near_the_act() -> 
     ("who killed yahya sinwar", "kill"),
     ("Who was behind the killing of Hamas leader Sinwar?", "kill"),
     ("who wrote the sorting howto", "write"),
+    ("python inventor", "invent"),  # a keyword query naming the doer's noun
+    ("faster cpython funder", "fund"),
+    ("what did the inventor of python say", None),  # asks what was said, not who
     ("who is leading the talks", "lead"),
     ("who is israel's defense minister", None),  # a role, not an act
     ("who was killed in the strike", None),  # the one it was done to

@@ -327,3 +327,29 @@ def test_a_second_part_the_first_parts_quote_already_answers_takes_no_other_sent
                     "palestinians died in it")
     assert "four hostages" in a.answer and "274" in a.answer
     assert "770" not in a.answer  # another operation's dead
+
+
+FUNDING = Article(id="c", title="Faster CPython", source="", url="", text=(
+    "About\n\nThe Faster CPython project explores optimizations for CPython. The main team "
+    "is funded by Microsoft to work on this full-time.\n\nThe PyPy team is funded by "
+    "donations."))
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    # "on this": the project its paragraph names
+    ("who pays for the faster cpython project", "funded by Microsoft"),
+    ("faster cpython funder", "funded by Microsoft"),
+    # a sentence about another project is not its doer
+    ("who pays for the pypy project", None),
+])
+def test_a_doer_sentence_that_refers_back_is_about_its_paragraphs_subject(
+        question: str, answer: str | None) -> None:
+    ranked = [_evidence(FUNDING, "The main team is funded by Microsoft to work on this "
+                        "full-time.", 0.35),
+              _evidence(FUNDING, "The Faster CPython project explores optimizations for "
+                        "CPython.", 0.45)]
+    draft = compose(question, ranked, 0.4, 3)
+    if answer is None:
+        assert draft.refused
+    else:
+        assert not draft.refused and answer in draft.text
