@@ -72,6 +72,10 @@ def promised(e: Evidence) -> Evidence | None:
 TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list",
                    "reason"})
 TYPE_MARGIN = 0.15  # how far below the best sentence one of the asked type may score
+# When none within TYPE_MARGIN holds the type, the best that does within this margin answers
+# ("These are debug, info, warning, error and critical." below "The logging functions are
+# named after the level ...").
+WIDE_MARGIN = 0.25
 # Below the factoid floor a sentence of the asked type must also hold this share of the
 # question's terms (idf-weighted): a new name alone does not answer "who replaced X".
 TYPED_TERMS = 0.5
@@ -138,6 +142,12 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             return Draft(REFUSAL, [], True)
         fits = {id(e): _fit(ask, e) for e in close} if typed else {}
         fitting = [e for e in close if fits[id(e)].score >= HOLDS] if typed else close
+        if typed and not fitting:  # none close holds the type: one a little further may
+            wide = [e for e in ranked if e.score >= max(floor, ranked[0].score - WIDE_MARGIN)
+                    and id(e) not in fits]
+            fits.update({id(e): _fit(ask, e) for e in wide})
+            fitting = [e for e in wide if fits[id(e)].score >= HOLDS][:1]
+            close += fitting
         if ask.type in AGENT_TYPES:
             # "who killed 17 people": the sentence about those 17; and a doer of the act done
             # to something else ("the attack by Hamas" for the attack on a home) is not one

@@ -195,9 +195,10 @@ def analyse(question: str) -> Ask:
         plural = bool(re.match(r"who (?:are|were)\b", low)) or _plural(noun)
         return ask("person", noun if noun and word != "who" else "", plural=plural)
     list_m = re.match(r"(?:what|which) (?:are|were) (?:the |its |his |her |their |[\w-]+'s? )?"
-                      r"(?:main |key |specific |new )?(\w+)", low)
-    if list_m and _plural(list_m.group(1)):
-        return ask("list", list_m.group(1), plural=True)
+                      r"(?:main |key |specific |new )?(.*)", low)
+    listed_head = _noun_phrase(words(list_m.group(1)))[0] if list_m else ""
+    if _plural(listed_head):  # "what are the logging functions for each level"
+        return ask("list", listed_head, plural=True)
     if (noun and _plural(noun)) or listed:
         return ask("list", noun, plural=True)
     if toks and toks[0] in _AUX and not wh:

@@ -21,6 +21,7 @@ ANALYSE = [
     ("list the steps israel must take", "list", "steps"),
     ("hamas conditions ceasefire", "list", "conditions"),
     ("what are the objectives of blinken's trip", "list", "objectives"),
+    ("what are the logging functions for each level", "list", "functions"),
     ("which obstacles remain beyond hamas", "list", "obstacles"),
     # quantities of something, with the counted noun as focus
     ("how many hostages are still held", "quantity", "hostages"),

@@ -353,3 +353,20 @@ def test_a_doer_sentence_that_refers_back_is_about_its_paragraphs_subject(
         assert draft.refused
     else:
         assert not draft.refused and answer in draft.text
+
+
+LEVELS = Article(id="v", title="Logging", source="", url="", text=(
+    "The logging functions are named after the level of the events they track. "
+    "Logging provides convenience functions. These are debug, info, warning, error and "
+    "critical."))
+
+
+@pytest.mark.parametrize(("listed_score", "listed"), [(0.69, True), (0.55, False)])
+def test_a_list_question_takes_the_listing_sentence_a_little_below_the_best(
+        listed_score: float, listed: bool) -> None:
+    top = _evidence(LEVELS, "The logging functions are named after the level of the events "
+                    "they track.", 0.86)
+    items = _evidence(LEVELS, "These are debug, info, warning, error and critical.",
+                      listed_score)
+    draft = compose("what are the logging functions for each level", [top, items], 0.4, 3)
+    assert ("debug, info, warning" in draft.text) is listed
