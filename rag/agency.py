@@ -114,6 +114,11 @@ def _forms() -> dict[str, tuple[str, ...]]:
     return {str(_stemmer().stemWord(k)): v for k, v in _FORMS.items()}
 
 
+def known(act: Action | None) -> bool:
+    """Is the act one whose wordings the grammar lists (kill, fund, replace, write ...)?"""
+    return act is not None and act.verb in _forms()
+
+
 def _expresses(word: str, act: Action) -> bool:
     w = word.lower()
     return w in act.words or _IRREGULAR.get(w) == act.verb or (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from rag.agency import action, mentions
+from rag.agency import action, known, mentions
 from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
@@ -149,11 +149,14 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             fitting = [e for e in wide if fits[id(e)].score >= HOLDS][:1]
             close += fitting
         if ask.type in AGENT_TYPES:
-            # "who killed 17 people": the sentence about those 17; and a doer of the act done
-            # to something else ("the attack by Hamas" for the attack on a home) is not one
-            acted = action(question) is not None
+            # "who killed 17 people": the sentence about those 17; a doer of the act done to
+            # something else ("the attack by Hamas" for the attack on a home) is not one; nor,
+            # for an act of known wordings, a name in a sentence that never tells of the act
+            # ("Gantz resigned" for who replaced him)
+            act = action(question)
             fitting = [e for e in fitting if not missing_figures(question, e.quote) and
-                       (not acted or e in doers or not fits[id(e)].agent)]
+                       (act is None or e in doers or (not fits[id(e)].agent and
+                        (not known(act) or mentions(act, e.quote))))]
         if doers:
             fitting = doers
         elif ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms

@@ -11,6 +11,7 @@ from rag.conflicts import topic_coverage, topic_roots
 from rag.evidence import Evidence, _follower_end
 from rag.extractive import compose, list_end, merged
 from rag.service import RagService
+from rag.text import split_sentences
 from rag.types import Article, Citation
 
 OCT7 = ["How many people were killed on October 7?", "october 7 death toll",
@@ -370,3 +371,21 @@ def test_a_list_question_takes_the_listing_sentence_a_little_below_the_best(
                       listed_score)
     draft = compose("what are the logging functions for each level", [top, items], 0.4, 3)
     assert ("debug, info, warning" in draft.text) is listed
+
+
+CABINET = Article(id="g", title="", source="", url="", text=(
+    "Benny Gantz resigned Sunday from Israel's War Cabinet after Netanyahu ignored his plan. "
+    "Blinken and Defense Secretary Lloyd Austin underscored this in a letter on Gaza aid."))
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    # an act the grammar knows the words for: a name in a sentence never telling of it
+    ("who replaced benny gantz in the war cabinet", None),
+    # an act it does not: the sentence may say it in other words
+    ("who signed the letter on gaza aid with blinken", "Lloyd Austin"),
+])
+def test_a_name_answers_who_did_it_only_in_a_sentence_that_may_tell_of_the_act(
+        question: str, answer: str | None) -> None:
+    ranked = [_evidence(CABINET, s.text, 0.6) for s in split_sentences(CABINET.text)]
+    draft = compose(question, ranked, 0.4, 3)
+    assert draft.refused if answer is None else answer in draft.text
