@@ -31,21 +31,21 @@ _IRREGULAR = {"wrote": "write", "written": "write", "led": "lead", "paid": "pay"
               "founded": "found", "met": "meet", "told": "tell", "did": "do"}
 _FORMS = {"write": ("wrote", "written", "author", "authored"),
           "lead": ("led", "head", "heads", "headed", "chief"),
-          "pay": ("paid", "fund", "funds", "funded", "funding", "sponsor", "sponsored"),
-          "fund": ("paid", "sponsor", "sponsored", "financed"),
+          "pay": ("paid", "fund", "funds", "funded", "funding", "sponsor", "sponsored", "donor",
+                  "donors", "financed"),
+          "fund": ("paid", "sponsor", "sponsored", "financed", "donor", "donors"),
           "kill": ("assassinated", "assassination"),
           "found": ("founder", "established", "created"),
           "create": ("creator", "created", "invented", "inventor", "author", "written",
                      "wrote", "designed", "designer", "developed"),
           "invent": ("inventor", "invented", "creator", "created", "author", "written", "wrote",
                      "designed", "designer", "developed"),
-          "replace": ("succeeded", "successor", "replacement"),
+          "replace": ("succeed", "succeeded", "succeeds", "successor", "replacement"),
           "win": ("won", "winner", "victory")}
 # the doer's nouns that ask for the doer of an act: "who is the author of X" = "who wrote X"
 _DOER_OF = {"author": "write", "authors": "write", "writer": "write", "creator": "create",
             "inventor": "invent", "founder": "found", "founders": "found", "sponsor": "pay",
             "funder": "fund", "killer": "kill", "successor": "replace", "winner": "win"}
-DOER_NOUNS = frozenset(_DOER_OF)
 _WH_WORDS = frozenset(("what", "which", "when", "where", "why", "how", "whose"))
 _AUX = frozenset(("is", "are", "was", "were", "has", "have", "had", "will", "would", "be",
                   "been"))
@@ -83,15 +83,15 @@ def action(question: str) -> Action | None:
     """
     low = re.sub(r"^(who)'s\b", r"\1 is", fold(question).lower().strip())
     toks = re.findall(r"[a-z][\w'-]*", low)
-    keyword = [t for t in toks if t in _DOER_OF] if not _WH_WORDS & set(toks) else []
-    if toks and toks[0] not in ("who", "whom") and keyword:  # "python inventor"
-        verb = str(_stemmer().stemWord(_DOER_OF[keyword[0]]))
+    keyword = doer_noun(toks)
+    if keyword:  # "python inventor"
+        verb = str(_stemmer().stemWord(_DOER_OF[keyword]))
         return Action(verb, (verb, *_forms().get(verb, ())))
     if not toks or toks[0] not in ("who", "whom"):
         return None
-    doer_noun = re.match(r"who (?:is|was|are|were) (?:the |an? )?(\w+) of\b", low)
-    if doer_noun and doer_noun.group(1) in _DOER_OF:  # "who is the author of the howto"
-        verb = str(_stemmer().stemWord(_DOER_OF[doer_noun.group(1)]))
+    asked = re.match(r"who (?:is|was|are|were) (?:the |an? )?(\w+) of\b", low)
+    if asked and asked.group(1) in _DOER_OF:  # "who is the author of the howto"
+        verb = str(_stemmer().stemWord(_DOER_OF[asked.group(1)]))
         return Action(verb, (verb, *_forms().get(verb, ())))
     rest = toks[1:]
     if rest[:1] and rest[0] in _DO:
@@ -108,6 +108,23 @@ def action(question: str) -> Action | None:
     return Action(verb, (verb, *_forms().get(verb, ())))
 
 
+def doer_noun(toks: list[str]) -> str:
+    """The doer's noun a keyword query ends on, or '' ("python inventor", "hamas founders"):
+    a query of a few words, no wh-word, no verb first ("do authors need to register"), the
+    noun last or before "of" ("killer drones gaza" and "sponsor a child" name no doer).
+
+    Example: doer_noun(["python", "inventor"]) == "inventor" and not doer_noun(["killer",
+             "drones", "gaza"])
+    """
+    if not toks or len(toks) > 5 or _WH_WORDS & set(toks) or toks[0] in _AUX | _DO:
+        return ""
+    for i, t in enumerate(toks):
+        noun = t if t in _DOER_OF else t[:-1] if t.endswith("s") and t[:-1] in _DOER_OF else ""
+        if noun and ((i > 0 and i == len(toks) - 1) or toks[i + 1:i + 2] == ["of"]):
+            return noun
+    return ""
+
+
 @lru_cache(maxsize=1)
 def _forms() -> dict[str, tuple[str, ...]]:
     """_FORMS keyed by stem, as `action` reads verbs ("replaced" -> "replac")."""
@@ -115,12 +132,18 @@ def _forms() -> dict[str, tuple[str, ...]]:
 
 
 def known(act: Action | None) -> bool:
-    """Is the act one whose wordings the grammar lists (kill, fund, replace, write ...)?"""
-    return act is not None and act.verb in _forms()
+    """Is the act one whose wordings the grammar lists (kill, fund, replace, write ...)?
+    Leading is not: a title tells it as often as a verb ("UNRWA Commissioner-General X").
+
+    Example: known(action("who funds unrwa")) and not known(action("who leads unrwa"))
+    """
+    return act is not None and act.verb in _forms() and act.verb != "lead"
 
 
 def _expresses(word: str, act: Action) -> bool:
     w = word.lower()
+    if "-" in w and any(_expresses(part, act) for part in w.split("-") if part):
+        return True  # "co-founder", "Commissioner-General"
     return w in act.words or _IRREGULAR.get(w) == act.verb or (
         len(act.verb) >= 3 and w.startswith(act.verb) and len(w) - len(act.verb) <= 4)
 
@@ -158,9 +181,8 @@ def agents(act: Action, text: str, names: list[Name]) -> list[str]:
         joined = bool(after_spans) and bool(re.fullmatch(r"\s+", text[end:end + after_spans[0][0]]))
         after = [w for _s, w in after_spans] if joined else []
         doer = (
-            (before and _expresses(before[-1], act) and
-             (_DOER_NOUN.search(before[-1].lower()) or before[-1].lower() in act.words) and
-             not re.search(r"\bof\s*$", left, re.I))
+            (before and _expresses(before[-1], act) and _DOER_NOUN.search(before[-1].lower())
+             and not re.search(r"\bof\s*$", left, re.I))
             or (len(before) >= 2 and before[-1].lower() in ("by", "the") and
                 any(_acted(w, act) for w in before[-3:-1]) and
                 re.search(r"\bby\s+(?:the\s+)?$", left, re.I))

@@ -72,9 +72,9 @@ def promised(e: Evidence) -> Evidence | None:
 TYPED = frozenset({"quantity", "person", "organisation", "place", "date", "said", "list",
                    "reason"})
 TYPE_MARGIN = 0.15  # how far below the best sentence one of the asked type may score
-# When none within TYPE_MARGIN holds the type, the best that does within this margin answers
-# ("These are debug, info, warning, error and critical." below "The logging functions are
-# named after the level ...").
+# When none within TYPE_MARGIN lists the items a list question asks for, the best that does
+# within this margin answers ("These are debug, info, warning, error and critical." below
+# "The logging functions are named after the level ..."). Other types are refused instead.
 WIDE_MARGIN = 0.25
 # Below the factoid floor a sentence of the asked type must also hold this share of the
 # question's terms (idf-weighted): a new name alone does not answer "who replaced X".
@@ -116,8 +116,9 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
     the refusal gate): both sides first when sources give different figures; else, for a
     question whose answer has a visible type (how many, who, where, when, what did X say,
     which conditions), the best sentence that holds an answer of that type, within
-    TYPE_MARGIN of the best, with those close to it that also hold one; a refusal when none
-    does (an on-topic sentence of another type is not the answer); for open questions the
+    TYPE_MARGIN of the best (for a list, WIDE_MARGIN when none closer lists), with those close
+    to it that also hold one; a refusal when none does (an on-topic sentence of another type is
+    not the answer); for open questions the
     best sentence and those close to it that add something. Below `typed_floor` a typed
     question is answered only by a sentence of its type. Refused outright when the context
     never mentions a figure or the subject the question pins down (`unpinned`); a sentence
@@ -142,7 +143,7 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
             return Draft(REFUSAL, [], True)
         fits = {id(e): _fit(ask, e) for e in close} if typed else {}
         fitting = [e for e in close if fits[id(e)].score >= HOLDS] if typed else close
-        if typed and not fitting:  # none close holds the type: one a little further may
+        if ask.type == "list" and not fitting:  # none close lists: one a little further may
             wide = [e for e in ranked if e.score >= max(floor, ranked[0].score - WIDE_MARGIN)
                     and id(e) not in fits]
             fits.update({id(e): _fit(ask, e) for e in wide})
@@ -216,8 +217,11 @@ def _doers(question: str, ask: Ask, ranked: list[Evidence], floor: float) -> lis
     return out
 
 
-# a word that stands for what the sentence before named: "to work on this full-time"
-_REFERS_BACK = re.compile(r"\b(?:this|these|it|its|they|them|their)\b", re.I)
+# a demonstrative standing for what the paragraph named: "to work on this full-time" (not
+# "this week"; "its", "their" refer to the doer as often as to the subject)
+_REFERS_BACK = re.compile(r"\b(?:this|these)\b(?!\s+(?:week|month|year|morning|afternoon|"
+                          r"evening|night|weekend|time|summer|spring|autumn|fall|winter)\b)",
+                          re.I)
 
 
 def _mentions_all(text: str, subject: list[tuple[str, set[str]]]) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from rag.agency import DOER_NOUNS
+from rag.agency import doer_noun
 from rag.entities import is_demonym, is_place, is_title, names, wordset
 from rag.text import STOPWORDS, normalize, words
 
@@ -163,9 +163,9 @@ def analyse(question: str) -> Ask:
     if word == "why" or re.search(r"\b(?:what|which) (?:is|was|are|were) (?:the )?(?:main )?"
                                   r"(?:reasons?|causes?|motives?|purpose|rationale)\b|\bfor what "
                                   r"reason\b|\bwhat (?:caused|led to|prompted|triggered|"
-                                  r"motivated)\b|\bhow come\b|\breasons? (?:for|why|behind)\b|"
-                                  r"\borigins?\b",
-                                  low):
+                                  r"motivated)\b|\bhow come\b|\breasons? (?:for|why|behind)\b",
+                                  low) or (word != "where" and
+                                           re.search(r"(?<!\bof )\borigins?\b", low)):
         return ask("reason")
     m = re.match(rf"(?:what|how) (?:did|does|do|has|have|had|is|was) (.+?) (?:{_SAY}|"
                  rf"(?:respond|react)(?:ed)?)\b(?:\s+(?:about|on|regarding|of|to|in)\s+(.*))?",
@@ -196,8 +196,8 @@ def analyse(question: str) -> Ask:
         return ask("person", noun if noun and word != "who" else "", plural=plural)
     list_m = re.match(r"(?:what|which) (?:are|were) (?:the |its |his |her |their |[\w-]+'s? )?"
                       r"(?:main |key |specific |new )?(.*)", low)
-    listed_head = _noun_phrase(words(list_m.group(1)))[0] if list_m else ""
-    if _plural(listed_head):  # "what are the logging functions for each level"
+    listed_head = _listed(words(list_m.group(1))) if list_m else ""
+    if listed_head:
         return ask("list", listed_head, plural=True)
     if (noun and _plural(noun)) or listed:
         return ask("list", noun, plural=True)
@@ -207,12 +207,23 @@ def analyse(question: str) -> Ask:
         for i, t in enumerate(toks[:-1]):  # "hostages still held gaza": a count of a state
             if _plural(t) and t not in STOPWORDS and toks[i + 1] in PERSISTENT:
                 return ask("quantity", t, _qualifier(toks[i + 1:]), True)
-        if DOER_NOUNS & set(toks):  # "python inventor": who invented python
+        if doer_noun(toks):  # "python inventor": who invented python
             return ask("person")
         listed_noun = next((t for t in toks if t in _LIST_NOUNS), "")
         if listed_noun:
             return ask("list", listed_noun, plural=True)
     return ask("open")
+
+
+def _listed(tokens: list[str]) -> str:
+    """The plural a "what are ..." question lists: its first word ('the steps israel must
+    take'), or the second of a two-word noun ending the question or followed by a preposition
+    ('the logging functions for each level'); '' when neither is plural."""
+    if tokens[:1] and _plural(tokens[0]):
+        return tokens[0]
+    if len(tokens) > 1 and _plural(tokens[1]) and tokens[2:3] in ([], *([p] for p in _PREP)):
+        return tokens[1]
+    return ""
 
 
 def _kind_noun(tokens: list[str]) -> str:
@@ -269,6 +280,13 @@ def _subject(q: str) -> str:
     if i < len(low) and low[i] in _BE:
         i += 2 if low[i + 1:i + 2] == ["behind"] else 1  # "who was behind the killing of X"
         return _phrase(t[i:], low[i:], verb_last=False)
+    if 0 < i < len(low) - 1 and low[i - 1] == "who" and low[i] in _DO and \
+            low[i] not in ("did", "does", "do"):
+        i += 1  # "who will replace gantz": what the modal's verb is done to
+        j = i + 1
+        while j < len(low) and low[j] in _PREP:
+            j += 1
+        return _phrase(t[j:], low[j:], verb_last=False)
     if i < len(low) and low[i] in _DO:
         return _phrase(t[i + 1:], low[i + 1:], verb_last=True)
     if 0 < i < len(low) and (low[i - 1] in ("who", "whom", "what", "which") or

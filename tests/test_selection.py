@@ -332,21 +332,26 @@ def test_a_second_part_the_first_parts_quote_already_answers_takes_no_other_sent
 
 FUNDING = Article(id="c", title="Faster CPython", source="", url="", text=(
     "About\n\nThe Faster CPython project explores optimizations for CPython. The main team "
-    "is funded by Microsoft to work on this full-time.\n\nThe PyPy team is funded by "
-    "donations."))
+    "is funded by Microsoft to work on this full-time. A team is funded by Microsoft for its "
+    "compiler this week.\n\nThe PyPy team is funded by donations."))
 
 
-@pytest.mark.parametrize(("question", "answer"), [
+@pytest.mark.parametrize(("question", "doer_sentence", "answer"), [
     # "on this": the project its paragraph names
-    ("who pays for the faster cpython project", "funded by Microsoft"),
-    ("faster cpython funder", "funded by Microsoft"),
+    ("who pays for the faster cpython project",
+     "The main team is funded by Microsoft to work on this full-time.", "funded by Microsoft"),
+    ("faster cpython funder",
+     "The main team is funded by Microsoft to work on this full-time.", "funded by Microsoft"),
     # a sentence about another project is not its doer
-    ("who pays for the pypy project", None),
+    ("who pays for the pypy project",
+     "The main team is funded by Microsoft to work on this full-time.", None),
+    # "its own", "this week": the paragraph's subject is not lent
+    ("who pays for the faster cpython project",
+     "A team is funded by Microsoft for its compiler this week.", None),
 ])
 def test_a_doer_sentence_that_refers_back_is_about_its_paragraphs_subject(
-        question: str, answer: str | None) -> None:
-    ranked = [_evidence(FUNDING, "The main team is funded by Microsoft to work on this "
-                        "full-time.", 0.35),
+        question: str, doer_sentence: str, answer: str | None) -> None:
+    ranked = [_evidence(FUNDING, doer_sentence, 0.35),
               _evidence(FUNDING, "The Faster CPython project explores optimizations for "
                         "CPython.", 0.45)]
     draft = compose(question, ranked, 0.4, 3)
@@ -389,3 +394,12 @@ def test_a_name_answers_who_did_it_only_in_a_sentence_that_may_tell_of_the_act(
     ranked = [_evidence(CABINET, s.text, 0.6) for s in split_sentences(CABINET.text)]
     draft = compose(question, ranked, 0.4, 3)
     assert draft.refused if answer is None else answer in draft.text
+
+
+def test_only_a_list_question_reaches_past_the_type_margin() -> None:
+    text = ("Hezbollah fighters hold positions in southern Lebanon. "
+            "Hamas took 250 hostages in southern Israel.")
+    art = Article(id="h", title="", source="", url="", text=text)
+    ranked = [_evidence(art, "Hezbollah fighters hold positions in southern Lebanon.", 0.8),
+              _evidence(art, "Hamas took 250 hostages in southern Israel.", 0.6)]
+    assert compose("how many hostages does hezbollah hold in lebanon", ranked, 0.4, 3).refused
