@@ -219,7 +219,7 @@ def _names_score(new: list[Name], kinds: dict[str, float], plural: bool) -> Matc
     if not scored:
         return Match(0.0)
     top = scored[0][0]
-    if plural and len(scored) < 2:
+    if plural and len({t.lower() for _s, t in scored}) < 2:  # "Israel ... Israel" is one
         top = min(top, 0.7)
     return Match(top, tuple(t for _s, t in scored))
 

@@ -17,6 +17,7 @@ from rag.context import article_paragraphs, article_sentences, covering, next_se
 from rag.embeddings import Embedder
 from rag.question import analyse
 from rag.settings import Settings
+from rag.specifics import KIND_NOUNS
 from rag.text import content_terms, normalize, split_sentences, words
 from rag.types import Article, Hit
 
@@ -45,6 +46,7 @@ class Evidence:
     ext_end: int = 0  # end of the quote: the next sentence too when it leans on this one
     semantic: float = 0.0
     lexical: float = 0.0
+    about: float = 0.0  # `lexical` without the kind of answer asked ("which countries")
     score: float = 0.0
     missing: tuple[str, ...] = ()  # names of the question the quote never mentions
     core: bool = True  # a sentence of the retrieved chunk itself, not a neighbour
@@ -365,6 +367,7 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     if not evidence:
         return []
     q_stems = stems(question)
+    about_stems = q_stems - stems(" ".join(w for w in words(question) if w in KIND_NOUNS))
     # Only names rare in the store are checked: in a store of Gaza news, a sentence need
     # not say "Gaza" to be about it.
     names = [rare for n in question_names(question)
@@ -373,6 +376,7 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     for e in evidence:
         e.missing = missing_names(names, e.article, e.start, max(e.end, e.ext_end))
         e.lexical = coverage(q_stems, e.text, weight)
+        e.about = e.lexical if about_stems == q_stems else coverage(about_stems, e.text, weight)
         e.semantic = sims.get(e.chunk_id, 0.0)
         e.score = _combine(question, e) - 0.05
     top = sorted(evidence, key=lambda e: -e.score)[:embed_top]

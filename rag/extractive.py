@@ -79,6 +79,7 @@ WIDE_MARGIN = 0.25
 # Below the factoid floor a sentence of the asked type must also hold this share of the
 # question's terms (idf-weighted): a new name alone does not answer "who replaced X".
 TYPED_TERMS = 0.5
+SEVERAL = 3
 # Types whose absence is told reliably: no number of the counted thing, no new name. For the
 # others (a date may be "until it is destroyed", a reaction need not be quoted) the best
 # relevant sentence stands when none shows the type.
@@ -161,7 +162,11 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
         if doers:
             fitting = doers
         elif ranked[0].score < typed_floor:  # weak evidence: the type and the question's terms
-            fitting = [e for e in fitting if e.lexical >= TYPED_TERMS]
+            # a sentence naming several of the asked things ("traveling to Israel, Jordan, and
+            # Qatar") shows its type beyond doubt: half as many of the terms will do
+            fitting = [e for e in fitting if e.about >= TYPED_TERMS or (
+                ask.plural and len({f.lower() for f in fits[id(e)].found}) >= SEVERAL and
+                e.about >= TYPED_TERMS / 2)]
         if not fitting and (ask.type in REFUSE_UNFIT or ranked[0].score < typed_floor or
                             _speaker_absent(ask, close)):
             return Draft(REFUSAL, [], True)

@@ -33,7 +33,7 @@ _COMPASS = {"north": "north", "northern": "north", "south": "south", "southern":
             "southeastern": "southeast", "southwest": "southwest", "southwestern": "southwest"}
 # Nouns that say what kind of answer is wanted rather than what it is about ("which
 # countries", "how many people"): the context need not repeat them.
-_KIND_NOUNS = wordset("country countries nation nations place places city cities person "
+KIND_NOUNS = wordset("country countries nation nations place places city cities person "
                       "people man men woman women group groups organisation organisations "
                       "organization organizations name names number numbers amount total "
                       "one ones thing things kind type")
@@ -115,5 +115,5 @@ def pinned_terms(ask: Ask) -> list[str]:
     # "the us envoy who went to beirut": the relative clause is how it is described
     phrase = re.split(r"\b(?:who|that|which|whom|whose)\b", phrase)[0]
     return [w for w in (re.sub(r"['’]s?$", "", w) for w in lower_words(phrase))
-            if len(w) > 2 and w not in STOPWORDS and w not in _KIND_NOUNS
+            if len(w) > 2 and w not in STOPWORDS and w not in KIND_NOUNS
             and not w.isdigit()]

@@ -407,3 +407,9 @@ def test_a_person_asked_about_by_name_has_no_title_to_fill() -> None:
 def test_an_act_is_told_in_any_of_its_wordings(question: str, text: str, told: bool) -> None:
     act = action(question)
     assert act is not None and mentions(act, text) is told
+
+
+def test_one_place_named_twice_is_not_the_places_a_plural_question_asks_for() -> None:
+    ask = analyse("which countries did blinken visit")
+    assert match(ask, "Israel's killing of Sinwar was felt across Israel.").score < HOLDS
+    assert match(ask, "Blinken travelled to Israel, Jordan and Qatar.").score >= HOLDS

@@ -403,3 +403,12 @@ def test_only_a_list_question_reaches_past_the_type_margin() -> None:
     ranked = [_evidence(art, "Hezbollah fighters hold positions in southern Lebanon.", 0.8),
               _evidence(art, "Hamas took 250 hostages in southern Israel.", 0.6)]
     assert compose("how many hostages does hezbollah hold in lebanon", ranked, 0.4, 3).refused
+
+
+@pytest.mark.parametrize("question", ["Which countries will Blinken visit?",
+                                      "what countries is blinken going to"])
+def test_which_countries_is_answered_by_the_sentence_naming_several(
+        service: RagService, question: str) -> None:
+    # "traveling to Israel, Jordan, and Qatar" shares few of the question's words
+    a = service.ask(question)
+    assert not a.refused and "Israel, Jordan, and Qatar" in a.citations[0].quote
