@@ -11,7 +11,7 @@ from rag.agency import action, known, mentions
 from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
 from rag.citations import REFUSAL, Span, make_citation
 from rag.conflicts import find_conflicts
-from rag.context import article_sentences
+from rag.context import article_paragraphs, article_sentences
 from rag.evidence import Evidence, items_end, present, stems
 from rag.question import Ask, analyse
 from rag.specifics import compass_clash, compass_named, missing_figures, pinned_terms
@@ -149,7 +149,6 @@ def compose(question: str, ranked: list[Evidence], floor: float, max_evidence: i
                     and id(e) not in fits]
             fits.update({id(e): _fit(ask, e) for e in wide})
             fitting = [e for e in wide if fits[id(e)].score >= HOLDS][:1]
-            close += fitting
         if ask.type in AGENT_TYPES:
             # "who killed 17 people": the sentence about those 17; a doer of the act done to
             # something else ("the attack by Hamas" for the attack on a home) is not one; nor,
@@ -254,10 +253,10 @@ def _speaker_absent(ask: Ask, close: list[Evidence]) -> bool:
 
 
 def _paragraph(e: Evidence) -> str:
-    """The paragraph holding the quote (blank lines end paragraphs)."""
-    text = e.article.text
-    end = text.find("\n\n", max(e.end, e.ext_end))
-    return text[text.rfind("\n\n", 0, e.start) + 1:end if end >= 0 else len(text)]
+    """The paragraph (or paragraphs) holding the quote."""
+    end = max(e.end, e.ext_end)
+    spans = [p for p in article_paragraphs(e.article) if p[0] < end and p[1] > e.start]
+    return e.article.text[spans[0][0]:spans[-1][1]] if spans else e.quote
 
 
 def _with_previous(e: Evidence) -> str:

@@ -282,15 +282,11 @@ def _subject(q: str) -> str:
         return _phrase(t[i:], low[i:], verb_last=False)
     if 0 < i < len(low) - 1 and low[i - 1] == "who" and low[i] in _DO and \
             low[i] not in ("did", "does", "do"):
-        i += 1  # "who will replace gantz": what the modal's verb is done to
-        j = i + 1
-        while j < len(low) and low[j] in _PREP:
-            j += 1
-        return _phrase(t[j:], low[j:], verb_last=False)
-    if i < len(low) and low[i] in _DO:
+        i += 1  # "who will replace gantz": past the modal, read as "who replaced gantz"
+    elif i < len(low) and low[i] in _DO:
         return _phrase(t[i + 1:], low[i + 1:], verb_last=True)
     if 0 < i < len(low) and (low[i - 1] in ("who", "whom", "what", "which") or
-                             (i > 1 and low[i - 2] in ("what", "which"))):
+                             (i > 1 and low[i - 2] in ("what", "which", "who"))):
         # "who killed X", "which official resigned from X": what the verb was done to
         j = i + 1
         while j < len(low) and low[j] in _PREP:

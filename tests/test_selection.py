@@ -361,10 +361,10 @@ def test_a_doer_sentence_that_refers_back_is_about_its_paragraphs_subject(
         assert not draft.refused and answer in draft.text
 
 
-LEVELS = Article(id="v", title="Logging", source="", url="", text=(
+LEVELS = article(
     "The logging functions are named after the level of the events they track. "
     "Logging provides convenience functions. These are debug, info, warning, error and "
-    "critical."))
+    "critical.")
 
 
 @pytest.mark.parametrize(("listed_score", "listed"), [(0.69, True), (0.55, False)])
@@ -378,9 +378,9 @@ def test_a_list_question_takes_the_listing_sentence_a_little_below_the_best(
     assert ("debug, info, warning" in draft.text) is listed
 
 
-CABINET = Article(id="g", title="", source="", url="", text=(
+CABINET = article(
     "Benny Gantz resigned Sunday from Israel's War Cabinet after Netanyahu ignored his plan. "
-    "Blinken and Defense Secretary Lloyd Austin underscored this in a letter on Gaza aid."))
+    "Blinken and Defense Secretary Lloyd Austin underscored this in a letter on Gaza aid.")
 
 
 @pytest.mark.parametrize(("question", "answer"), [
@@ -399,7 +399,7 @@ def test_a_name_answers_who_did_it_only_in_a_sentence_that_may_tell_of_the_act(
 def test_only_a_list_question_reaches_past_the_type_margin() -> None:
     text = ("Hezbollah fighters hold positions in southern Lebanon. "
             "Hamas took 250 hostages in southern Israel.")
-    art = Article(id="h", title="", source="", url="", text=text)
+    art = article(text)
     ranked = [_evidence(art, "Hezbollah fighters hold positions in southern Lebanon.", 0.8),
               _evidence(art, "Hamas took 250 hostages in southern Israel.", 0.6)]
     assert compose("how many hostages does hezbollah hold in lebanon", ranked, 0.4, 3).refused
