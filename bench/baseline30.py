@@ -31,8 +31,8 @@ from evals.sets import corpus_names, load_set
 from evals.tables import text_table
 from index.chunking import chunk_article
 from index.loaders import load_paths
-from rag.embeddings import get_embedder
-from rag.lexical import tokenize
+from rag.retrieve.embeddings import get_embedder
+from rag.retrieve.lexical import tokenize
 from rag.settings import Settings, load_settings
 from rag.text import split_sentences
 from rag.types import Answer, Article, Chunk, Citation, Passage, Timings

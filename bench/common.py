@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.retrieve.embeddings import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -47,7 +47,7 @@ def bm25_rebuild_watched(sampler: RssSampler) -> Iterator[dict[str, Any]]:
     out: dict[str, Any] = {}
     try:
         from rag import bm25  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # rag.lexical, updated by the change, has no full rebuild to watch
+    except ImportError:  # rag.retrieve.lexical, updated by the change, has no full rebuild to watch
         yield out
         return
     real = getattr(bm25, "rebuild", None)

@@ -49,7 +49,7 @@ def _throughput(embed: Any, texts: list[str], tokens: int, batch: int | None) ->
 
 
 def run(folder: Path, settings: Settings, quick: bool = False) -> dict[str, Any]:
-    from rag.embeddings import MiniLMEmbedder, SentenceTransformerMiniLM
+    from rag.retrieve.embeddings import MiniLMEmbedder, SentenceTransformerMiniLM
 
     fp32 = MiniLMEmbedder(settings)
     texts = _chunks(folder, settings, fp32, 96 if quick else 320)

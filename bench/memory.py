@@ -4,7 +4,7 @@ streams articles and, separately, while it rebuilds the BM25 index at the end.
 
 The model is replaced by synthetic vectors (bench.common.Synthetic) so the runs take
 minutes; the model's own memory is bounded separately (batches of at most 4,096 word
-pieces, see rag/embeddings.py) and shows in the `embedders` and `scale` sections.
+pieces, see rag/retrieve/embeddings.py) and shows in the `embedders` and `scale` sections.
 
     python -m bench.memory 1000 /tmp/mem-1000     # one size, prints JSON
 """
@@ -25,7 +25,7 @@ from bench.common import OUT, RssSampler, Synthetic, bm25_rebuild_watched, load
 def one_size(n_articles: int, work: Path) -> dict[str, Any]:
     from bench.scale import _pool
     from index.pipeline import Ingestor
-    from rag.embeddings import get_embedder
+    from rag.retrieve.embeddings import get_embedder
     from rag.settings import load_settings
 
     docs = work / "docs"

@@ -131,7 +131,8 @@ def startup(store: Path, reps: int) -> dict[str, Any]:
     rag = Path(sys.executable).parent / "rag"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
     env["RAG_MODEL_CACHE"] = os.environ["RAG_MODEL_CACHE"]
-    old = ("import sys, rag.embeddings as e; e.REGISTRY['minilm'] = e.SentenceTransformerMiniLM;"
+    old = ("import sys, rag.retrieve.embeddings as e;"
+           " e.REGISTRY['minilm'] = e.SentenceTransformerMiniLM;"
            " from ui.cli import main; sys.exit(main(sys.argv[1:]))")
     runs = {"help": [str(rag), "--help"],
             "ask_cold": [str(rag), "ask", SAMPLE_Q, "--store", str(store), "--llm", "extractive"],
@@ -159,7 +160,7 @@ def ttft(store: Path, env: dict[str, str]) -> dict[str, Any] | None:
     import importlib.util
 
     gguf = ROOT / ".cache" / "models" / "smollm2-135m-instruct.gguf"
-    if importlib.util.find_spec("rag.llm") is None or not gguf.is_file():
+    if importlib.util.find_spec("rag.answer.llm.clients") is None or not gguf.is_file():
         return None
     try:
         done = subprocess.run([sys.executable, "-m", "bench.ttft", str(store), str(gguf)],
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAG_MODEL_CACHE", str(OUT / "models"))  # one export for every store
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-    from rag.embeddings import SentenceTransformerMiniLM, get_embedder
+    from rag.retrieve.embeddings import SentenceTransformerMiniLM, get_embedder
     from rag.settings import load_settings
 
     sampler = RssSampler()

@@ -135,7 +135,7 @@ def build(n_chunks: int, work: Path) -> dict[str, Any]:
     """Write a store of ~n_chunks into work/store (bulk, then the slice through the real
     pipeline) and record what was built in work/build.json, so the store can be measured
     later, by another process, with other code (`measure`)."""
-    from rag.embeddings import get_embedder
+    from rag.retrieve.embeddings import get_embedder
     from rag.settings import load_settings
 
     sampler = RssSampler()
@@ -172,7 +172,7 @@ def measure(work: Path) -> dict[str, Any]:
     """In this (fresh) process: open the store `build` wrote, then warm-process latency per
     retrieval mode and extractive ask over questions about its articles, RSS, disk, and the
     time to add one new article (a real `rag ingest` of one file, model loaded)."""
-    from rag.embeddings import get_embedder
+    from rag.retrieve.embeddings import get_embedder
     from rag.settings import load_settings
 
     built = json.loads((work / "build.json").read_text())

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Metered, dir_bytes
-from rag.embeddings import Embedder
+from rag.retrieve.embeddings import Embedder
 from rag.settings import Settings, load_settings
 
 
@@ -42,7 +42,7 @@ class Product:
     def store(self) -> Any:
         """The store, opened for writing (created if need be)."""
         if self._store is None:
-            from rag.store import open_store
+            from rag.retrieve.store import open_store
 
             self._store = open_store(self.settings, self.embedder.name, self.embedder.dim,
                                      create=True)
@@ -58,7 +58,7 @@ class Product:
     def service(self, mode: str = "hybrid") -> Any:
         """A warm RagService for `mode` (the store, model and BM25 index loaded once)."""
         if mode not in self._services:
-            from rag.embeddings import QueryCache
+            from rag.retrieve.embeddings import QueryCache
             from rag.service import RagService
 
             s = self.settings.model_copy(update={"retrieval_mode": mode})
@@ -69,7 +69,7 @@ class Product:
 
     def forget_queries(self) -> None:
         """Empty the query-embedding caches: latency passes must pay for every question."""
-        from rag.embeddings import QueryCache
+        from rag.retrieve.embeddings import QueryCache
 
         for svc in self._services.values():
             svc.retriever.embed_query = QueryCache(self.embedder)

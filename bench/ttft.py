@@ -1,5 +1,5 @@
-"""Time to first token of the local llama.cpp backend (rag/llm.py) over a store, run in
-its own process by bench.run (a stuck native model must not hang the benchmark).
+"""Time to first token of the local llama.cpp backend (rag/answer/llm/clients.py) over a store,
+run in its own process by bench.run (a stuck native model must not hang the benchmark).
 
     python -m bench.ttft STORE MODEL.gguf     # prints one JSON object
 """

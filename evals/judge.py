@@ -166,7 +166,7 @@ class LLMJudge:
     """Entailment by an LLM: one short chat call per claim, temperature 0."""
 
     def __init__(self, settings: Settings) -> None:
-        from rag.llm import get_generator
+        from rag.answer.llm.clients import get_generator
 
         self._gen = get_generator(judge_settings(settings))
         self.name = self._gen.name

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import answer_pass_rate
-from rag.grounding import is_refusal
+from rag.answer.llm.grounding import is_refusal
 from rag.text import split_sentences
 
 _QUESTION = re.compile(r"^Question: (.*)$", re.M)

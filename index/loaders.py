@@ -6,17 +6,15 @@ and the reason, so the rest of a batch still goes in.
 
 from __future__ import annotations
 
-import codecs
 import errno
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.loaded import Loaded, Skip, bom_encoding, megabytes, nonempty
 from index.metadata import make_article
-from rag.types import Article
 
 TEXT_EXT = {".txt", ".md", ".markdown"}
 HTML_EXT = {".html", ".htm"}
@@ -28,17 +26,6 @@ TEXT_FIELDS = ("text", "body", "content")
 # before the nesting is built in memory. Articles nest two or three levels deep.
 TOO_DEEP = ("JSON nested too deeply to read (about a thousand [ or { inside each other): "
             "not an article or a list of articles")
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Something that could not be ingested, and why."""
-
-    where: str
-    reason: str
-
-
-Loaded = Article | Skip
 
 
 def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterator[Loaded]:
@@ -108,7 +95,7 @@ def load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
             from index.metadata import strip_markdown
 
             text_or_skip = strip_markdown(text_or_skip)
-        yield _nonempty(make_article(text_or_skip, origin=origin))
+        yield nonempty(make_article(text_or_skip, origin=origin))
 
 
 def missing_reason(path: Path) -> str:
@@ -122,14 +109,6 @@ def missing_reason(path: Path) -> str:
     if path.is_symlink():
         return f"broken symbolic link: it points to {os.readlink(path)}, which does not exist"
     return "no such file or folder"
-
-
-def megabytes(n: int) -> str:
-    """A byte count in MB, precise enough to tell a small limit from zero.
-
-    Example: megabytes(20_000_000) == "20 MB" and megabytes(1500) == "0.0015 MB"
-    """
-    return f"{n / 1e6:.3g} MB"
 
 
 def read_text(path: Path) -> str | Skip:
@@ -155,25 +134,6 @@ def read_text(path: Path) -> str | Skip:
     except UnicodeDecodeError as exc:
         return Skip(str(path), f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at "
                                f"offset {exc.start}); re-save it as UTF-8")
-
-
-def bom_encoding(data: bytes) -> str | None:
-    """The UTF-16 or UTF-32 encoding a byte order mark announces (their text is full of NUL
-    bytes, so it must be recognised before the binary test).
-
-    Example: bom_encoding("\ufeffhi".encode("utf-16")) == "utf-16"
-    """
-    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return name
-    return None
-
-
-def _nonempty(article: Article) -> Loaded:
-    if not article.text.strip():
-        return Skip(article.origin, "empty article: no text after cleaning")
-    return article
 
 
 def _json_records(text: str, origin: str, jsonl: bool) -> Iterator[Loaded]:
@@ -216,7 +176,7 @@ def _record(record: Any, origin: str, where: str) -> Loaded:
     article = make_article(text, origin=url or origin, url=url,
                            title=_str(record.get("title")), source=_str(record.get("source")),
                            date=_str(record.get("date")))
-    return _nonempty(article) if article.text else Skip(where, "empty article: no text")
+    return nonempty(article) if article.text else Skip(where, "empty article: no text")
 
 
 def _str(v: Any) -> str | None:

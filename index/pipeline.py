@@ -27,10 +27,10 @@ import numpy as np
 from index.chunking import chunk_article
 from index.dedup import containment, shingles
 from index.loaders import Skip, load_paths
-from rag import lexical
-from rag.embeddings import Embedder, get_embedder
+from rag.retrieve import lexical
+from rag.retrieve.embeddings import Embedder, get_embedder
+from rag.retrieve.store import Store, file_exists, open_store, store_failure
 from rag.settings import Settings
-from rag.store import Store, file_exists, open_store, store_failure
 from rag.types import Article, Chunk
 
 _BATCH_CHUNKS = 256  # chunks embedded per flush: memory is bounded by this, not the corpus

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from index.loaders import Loaded, Skip, _nonempty, bom_encoding, megabytes
+from index.loaded import Loaded, Skip, bom_encoding, megabytes, nonempty
 from index.metadata import host_of, make_article
 
 MIN_ARTICLE_CHARS = 200  # less than this after extraction is a menu, a login wall, an index
@@ -40,7 +40,7 @@ def article_from_html(html: str, *, origin: str, url: str | None) -> Loaded:
     # One paragraph per line from trafilatura: make paragraph breaks explicit.
     text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
     source = data.get("sitename") or (host_of(url) if url else None)
-    return _nonempty(make_article(text, origin=origin, url=url, title=data.get("title"),
+    return nonempty(make_article(text, origin=origin, url=url, title=data.get("title"),
                                   source=source, date=data.get("date")))
 
 

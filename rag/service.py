@@ -10,18 +10,18 @@ import time
 from collections.abc import Iterator
 from itertools import islice
 
-from rag import condense, evidence, examples, lexical
-from rag.answer_match import HOLDS, match
-from rag.answering import get_answerer
-from rag.citations import REFUSAL, join_parts, renumber, verified
-from rag.conflicts import reconcile
-from rag.context import assemble
-from rag.embeddings import Embedder, get_embedder
+from rag.answer import condense, evidence, examples
+from rag.answer.base import Answerer, get_answerer
+from rag.answer.citations import REFUSAL, join_parts, renumber, verified
+from rag.answer.conflicts import reconcile
+from rag.answer.language.question import split_question
 from rag.errors import EmptyStoreError, InputError
-from rag.question import analyse, split_question
-from rag.retrieval import Retriever
+from rag.retrieve import lexical
+from rag.retrieve.context import assemble
+from rag.retrieve.embeddings import Embedder, get_embedder
+from rag.retrieve.hybrid import Retriever
+from rag.retrieve.store import Store
 from rag.settings import Settings
-from rag.store import Store
 from rag.text import correct_typos, words
 from rag.tokens import is_common_word
 from rag.types import (
@@ -120,7 +120,8 @@ class RagService:
             for i, part in enumerate(parts):
                 if i:  # "... and which countries did he go to next": he is the first's
                     part = condense.rewrite(part, [Turn(role="user", content=parts[0])])
-                    if answered_by(part, drafts[0]):  # "freed four ... and 274 died"
+                    # "freed four ... and 274 died": the first part's quote answers it
+                    if self.answerer.already_answers(part, drafts[0]):
                         parts[i] = part
                         drafts.append(drafts[0])
                         continue
@@ -137,15 +138,16 @@ class RagService:
         yield StreamEvent(type="answer", answer=self._answer(q, standalone, hits, draft,
                                                              (t0, t1, t2)))
 
-    def _draft(self, question: str, hits: list[Hit], ranked: list[evidence.Evidence]
-               ) -> Iterator[str | Draft]:
+    def _draft(self, question: str, hits: list[Hit], ranked: list[evidence.Evidence],
+               answerer: Answerer | None = None) -> Iterator[str | Draft]:
         """The answerer's tokens and draft, behind the refusal gate (one for every answerer:
         each says how relevant the best evidence must be before it is asked at all), with
         both sides of a disagreement cited."""
-        if not ranked or ranked[0].score < self.answerer.floor(question):
+        answerer = answerer or self.answerer
+        if not ranked or ranked[0].score < answerer.floor(question):
             yield Draft(REFUSAL, [], True)
             return
-        for item in self.answerer.answer(question, hits, ranked):
+        for item in answerer.answer(question, hits, ranked):
             yield reconcile(question, item, ranked) if isinstance(item, Draft) else item
 
     def passages(self, question: str, k: int | None = None
@@ -160,7 +162,7 @@ class RagService:
 
     def context(self, question: str, budget: int | None = None
                 ) -> tuple[str, list[Hit], list[evidence.Evidence]]:
-        """The question as searched, the context the answerer is handed (rag/context.py:
+        """The question as searched, the context the answerer is handed (rag/retrieve/context.py:
         reranked chunks grown by their neighbours within the token budget, as pieces), and
         the evidence sentences inside it, scored, best first."""
         s = self.settings
@@ -205,7 +207,8 @@ class RagService:
 
     def example_questions(self, n: int = 4, articles: int = 12) -> list[str]:
         """Questions a new user can click: made from the first `articles` articles' sentences
-        (rag/examples.py), kept only when the extractive answerer answers them from that
+        (rag/answer/examples.py), kept only when the extractive answerer (its floors included)
+        answers them from that
         article with a citation (at most 3n asked), cached in the store folder."""
         ids = [aid for aid, _ in islice(self.store.iter_article_meta(), articles)]
         s = self.settings
@@ -215,8 +218,9 @@ class RagService:
                                  s.min_relevance_open, s.max_evidence)
 
         def make() -> list[str]:
-            from rag.extractive import compose
-
+            # Vetted offline whatever answers the user's questions: an example costs no
+            # model call, and one that quoting answers, a model answers too.
+            vetter = get_answerer(s, "extractive")
             sources: dict[str, str] = {}
             for aid in ids:
                 art = self.store.article(aid)
@@ -224,9 +228,9 @@ class RagService:
                     sources.setdefault(q, aid)
 
             def answered(q: str) -> bool:
-                question, _, ranked = self.context(q)
-                draft = compose(question, ranked, evidence.relevance_floor(question, s),
-                                s.max_evidence)
+                question, hits, ranked = self.context(q)
+                draft = next(d for d in self._draft(question, hits, ranked, vetter)
+                             if isinstance(d, Draft))
                 return not draft.refused and sources[q] in {c.article_id for c in draft.citations}
 
             by_article = ([q for q, a in sources.items() if a == aid] for aid in ids)
@@ -268,16 +272,6 @@ class RagService:
                       timings_ms=Timings(retrieve=round((t1 - t0) * 1000, 1),
                                          answer=round((t2 - t1) * 1000, 1),
                                          total=round((time.perf_counter() - t0) * 1000, 1)))
-
-
-def answered_by(question: str, draft: Draft) -> bool:
-    """Does a quote of the draft already hold an answer of the type the question asks
-    (rag/answer_match.py): "how many Palestinians died in it" by the quote that gave the
-    freed hostages and the 274 dead? Then no other sentence is sought for it."""
-    ask = analyse(question)
-    # (not for "who": any new name passes for one; "who wrote B" is not "Author: A's writer")
-    return not draft.refused and ask.type in ("quantity", "place", "date") and \
-        any(match(ask, c.quote).score >= HOLDS for c in draft.citations)
 
 
 def _renumbered(conflicts: list[Conflict], before: list[Citation], after: list[Citation]

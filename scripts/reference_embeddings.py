@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.chunking import chunk_article  # noqa: E402
 from index.loaders import load_paths  # noqa: E402
-from rag.embeddings import BUNDLED_WEIGHTS, SentenceTransformerMiniLM  # noqa: E402
+from rag.retrieve.embeddings import BUNDLED_WEIGHTS, SentenceTransformerMiniLM  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.text import split_sentences  # noqa: E402
 from rag.types import Article  # noqa: E402

@@ -98,7 +98,7 @@ def test_a_question_about_someone_or_somewhere_else_is_refused(service: Any,
 
 
 def test_names_are_checked_in_the_quote_title_and_a_pronouns_antecedent() -> None:
-    from rag.evidence import missing_names, question_names
+    from rag.answer.evidence import missing_names, question_names
     from rag.types import Article
 
     assert question_names("When was Berlin's first stock exchange established?") == [
@@ -150,7 +150,7 @@ def test_an_open_question_is_answered_by_a_relevant_passage(service: Any) -> Non
 
 
 def test_factoid_and_open_questions_are_told_apart() -> None:
-    from rag.evidence import is_factoid
+    from rag.answer.evidence import is_factoid
 
     assert all(is_factoid(q) for q in ["Who resigned?", "In what year was it built?",
                                        "how many hostages remain", "Where did he go?"])

@@ -1,11 +1,11 @@
-"""The deterministic follow-up rewrite (rag/condense.py): every pronoun class, with
+"""The deterministic follow-up rewrite (rag/answer/condense.py): every pronoun class, with
 conversations as the chat keeps them (lists of Turn)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.condense import needs_context, rewrite
+from rag.answer.condense import needs_context, rewrite
 from rag.types import Turn
 
 

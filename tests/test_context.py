@@ -1,4 +1,4 @@
-"""The answerer's context (rag/context.py): chunks grown to whole sentences and their
+"""The answerer's context (rag/retrieve/context.py): chunks grown to whole sentences and their
 neighbours, merged per article, within the budget, a second article let in, in reading
 order; and, on the sample store, the paragraph a retrieved sentence promises."""
 
@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from rag.context import article_sentences, assemble, covering
+from rag.retrieve.context import article_sentences, assemble, covering
 from rag.service import RagService
 from rag.tokens import tiktoken_len
 from rag.types import Article, Chunk, Hit

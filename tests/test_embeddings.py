@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.embeddings
-from rag.embeddings import (
+import rag.retrieve.embeddings
+from rag.errors import ConfigError
+from rag.retrieve.embeddings import (
     BUNDLED_SHA256,
     BUNDLED_WEIGHTS,
     MINILM_NAME,
@@ -25,7 +26,6 @@ from rag.embeddings import (
     SentenceTransformerMiniLM,
     model_cache_dir,
 )
-from rag.errors import ConfigError
 from rag.settings import load_settings
 from tests.conftest import ROOT, SAMPLE, cli_env
 
@@ -128,7 +128,7 @@ def test_altered_weights_are_refused_with_a_clear_message(tmp_path: Path,
         last = fh.read(1)
         fh.seek(-1, 2)
         fh.write(bytes([last[0] ^ 1]))
-    monkeypatch.setattr(rag.embeddings, "BUNDLED_WEIGHTS", copy)
+    monkeypatch.setattr(rag.retrieve.embeddings, "BUNDLED_WEIGHTS", copy)
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "models"))
     with pytest.raises(ConfigError, match="damaged; reinstall") as err:
         MiniLMEmbedder(load_settings(store_dir=tmp_path / "store"))

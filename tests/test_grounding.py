@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import locate, renumber, verified
-from rag.condense import rewrite
-from rag.conflicts import disagree, figures, topic_roots
-from rag.grounding import Numbered, _says_the_same, ground, split_quotes_section
+from rag.answer.citations import locate, renumber, verified
+from rag.answer.condense import rewrite
+from rag.answer.conflicts import disagree, figures, topic_roots
+from rag.answer.llm.grounding import Numbered, _says_the_same, ground, split_quotes_section
 from rag.types import Article, Chunk, Turn
 
 TEXT = ("Blinken met Egyptian President Abdel Fattah el-Sissi in Cairo on Monday. "
@@ -110,7 +110,7 @@ def test_deterministic_follow_up_rewrites() -> None:
 
 
 def test_streamed_pieces_number_citations_as_the_final_answer() -> None:
-    from rag.grounding import GroundingState
+    from rag.answer.llm.grounding import GroundingState
 
     text = ("He then travelled to Israel, Jordan and Qatar [1]. "
             "Blinken met el-Sissi in Cairo on Monday [1].")

@@ -23,12 +23,12 @@ import pytest
 from index.chunking import chunk_article
 from index.loaders import load_paths
 from index.pipeline import IngestSummary, ingest
-from rag import lexical
-from rag.embeddings import MINILM_NAME, get_embedder, model_cache_dir
 from rag.errors import StoreError
+from rag.retrieve import lexical
+from rag.retrieve.embeddings import MINILM_NAME, get_embedder, model_cache_dir
+from rag.retrieve.stats import store_stats
+from rag.retrieve.store import Store, open_store
 from rag.settings import Settings, load_settings
-from rag.stats import store_stats
-from rag.store import Store, open_store
 from rag.types import Article, Chunk
 from tests.conftest import SAMPLE, cli_env
 

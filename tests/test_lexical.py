@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from index.chunking import chunk_article
 from index.loaders import load_paths
-from rag import lexical
+from rag.retrieve import lexical
 from rag.service import RagService
 from rag.settings import Settings, load_settings
 from rag.types import Article

@@ -122,7 +122,7 @@ def test_openai_key_alone_selects_the_openai_backend(sample_store: Path) -> None
 
 
 def test_a_prompt_too_long_for_the_window_names_the_setting_to_lower() -> None:
-    from rag.llm import _window_hint
+    from rag.answer.llm.clients import _window_hint
 
     error = "request (4381 tokens) exceeds the available context size (2048 tokens)"
     assert "RAG_CONTEXT_TOKENS" in _window_hint(error)

@@ -1,15 +1,16 @@
-"""What a question asks for (rag/question.py), whether a sentence holds it
-(rag/answer_match.py), and names by kind (rag/entities.py): table driven, with questions
+"""What a question asks for (rag/answer/language/question.py), whether a sentence holds it
+(rag/answer/language/answer_match.py), and names by kind (rag/answer/language/entities.py): table
+driven, with questions
 typed as people type them."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.agency import action, agents, holders, mentions, role
-from rag.answer_match import HOLDS, announces_list, enumeration, match, matches_type
-from rag.entities import country_of, is_demonym, is_place, names
-from rag.question import analyse, split_question
+from rag.answer.language.agency import action, agents, holders, mentions, role
+from rag.answer.language.answer_match import HOLDS, announces_list, enumeration, match, matches_type
+from rag.answer.language.entities import country_of, is_demonym, is_place, names
+from rag.answer.language.question import analyse, split_question
 
 # question, answer type, focus (the counted noun, the speaker, the listed noun, or subject)
 ANALYSE = [
@@ -364,7 +365,7 @@ def test_a_place_the_act_happened_in_is_not_its_doer() -> None:
 
 
 def test_a_sentence_naming_the_doer_ranks_above_its_wording() -> None:
-    from rag.evidence import DOER_BONUS, doer_bonus
+    from rag.answer.evidence import DOER_BONUS, doer_bonus
 
     question = "who pays for the faster cpython project"
     assert doer_bonus(question, "The main team is funded by Microsoft.") == DOER_BONUS

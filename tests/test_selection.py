@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import REFUSAL, Span
-from rag.conflicts import topic_coverage, topic_roots
-from rag.evidence import Evidence, _follower_end
-from rag.extractive import compose, list_end, merged
+from rag.answer.citations import REFUSAL, Span
+from rag.answer.conflicts import topic_coverage, topic_roots
+from rag.answer.evidence import Evidence, _follower_end
+from rag.answer.extractive.compose import compose, list_end, merged
 from rag.service import RagService
 from rag.text import split_sentences
 from rag.types import Article, Citation
@@ -181,7 +181,7 @@ def test_a_part_the_articles_do_not_answer_is_said_to_be_unanswered(
 
 
 def test_parts_are_numbered_on_and_a_quote_both_cite_is_cited_once() -> None:
-    from rag.citations import join_parts, make_citation
+    from rag.answer.citations import join_parts, make_citation
     from rag.types import Draft
 
     def cite(n: int, sentence: str) -> Citation:
@@ -220,7 +220,7 @@ PROMISE = Article(id="p", title="", source="", url="", text=(
 
 
 def test_a_list_promised_further_on_is_found_and_one_too_far_is_not() -> None:
-    from rag.extractive import promised
+    from rag.answer.extractive.compose import promised
 
     found = promised(_evidence(PROMISE, "Hamas will stop fighting if its conditions are met.",
                                0.8))
@@ -245,7 +245,7 @@ def test_a_list_promised_further_on_is_found_and_one_too_far_is_not() -> None:
 ])
 def test_a_bare_answer_or_a_promise_is_quoted_with_what_explains_it(
         text: str, sentence: str, quoted: str) -> None:
-    from rag.evidence import _explained_end
+    from rag.answer.evidence import _explained_end
 
     art = article(text)
     start = text.index(sentence)

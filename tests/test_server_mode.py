@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from index.pipeline import ingest
-from rag.embeddings import MINILM_NAME
+from rag.retrieve.embeddings import MINILM_NAME
+from rag.retrieve.stats import store_stats
 from rag.settings import load_settings
-from rag.stats import store_stats
 from tests.conftest import SAMPLE, cli_env
 from tests.test_ingest import rag_command
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.extractive import compose
-from rag.question import analyse
+from rag.answer.extractive.compose import compose
+from rag.answer.language.question import analyse
+from rag.answer.language.specifics import compass_clash, figures, missing_figures, pinned_terms
 from rag.service import RagService
-from rag.specifics import compass_clash, figures, missing_figures, pinned_terms
 from rag.types import Article
 from tests.test_selection import _evidence
 

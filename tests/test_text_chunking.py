@@ -14,9 +14,9 @@ from tokenizers import Tokenizer
 from index.chunking import chunk_article, chunk_spans
 from index.loaders import load_paths
 from index.metadata import make_article
-from rag.embeddings import BUNDLED_WEIGHTS, MINILM_NAME
+from rag.retrieve.embeddings import BUNDLED_WEIGHTS, MINILM_NAME
+from rag.retrieve.store import open_store
 from rag.settings import load_settings
-from rag.store import open_store
 from rag.text import normalize, normalize_with_map, split_sentences
 from rag.types import Article, Chunk
 from tests.conftest import SAMPLE

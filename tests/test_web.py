@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 import pytest
 
 from index.loaders import Skip, load_paths
-from rag.embeddings import MINILM_NAME, model_cache_dir
+from rag.retrieve.embeddings import MINILM_NAME, model_cache_dir
+from rag.retrieve.store import open_store
 from rag.settings import load_settings
-from rag.store import open_store
 from rag.types import Article
 from tests.conftest import cli_env
 from tests.test_ingest import assert_clean_stderr, rag_command, run_rag

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.service import RagService, clean_question
 from rag.settings import Settings
 from rag.types import Turn
@@ -313,3 +313,11 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
     finally:
         handoff.withdraw(settings, app.state.ingest_key)
     return 0
+
+
+def launch_chat(settings: Settings, share: bool = False, open_browser: bool = True) -> int:
+    """`rag chat`: the same app as `rag serve`, opened at the chat."""
+    if share:
+        raise ConfigError("share links go through Gradio's servers on the internet; to reach "
+                          "the chat from other machines set RAG_HOST=0.0.0.0 instead")
+    return serve(settings, open_browser=open_browser)

@@ -16,8 +16,7 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI
 
-from rag.errors import ConfigError, RagError
-from rag.settings import Settings
+from rag.errors import RagError
 from rag.types import Answer, Turn
 from ui import html
 from ui.answers import word_chunks
@@ -253,13 +252,3 @@ def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") 
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
         auth_message="Enter the API token (RAG_API_TOKEN) as the password.",
         mcp_server=False, enable_monitoring=False, pwa=False, show_error=True)
-
-
-def launch(settings: Settings, share: bool = False, open_browser: bool = True) -> int:
-    """`rag chat`: the same app as `rag serve`, opened at the chat."""
-    if share:
-        raise ConfigError("share links go through Gradio's servers on the internet; to reach "
-                          "the chat from other machines set RAG_HOST=0.0.0.0 instead")
-    from ui.api import serve
-
-    return serve(settings, open_browser=open_browser)

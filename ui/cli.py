@@ -84,7 +84,7 @@ def _ingest_report(args: argparse.Namespace, summary: IngestSummary) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from rag.stats import store_stats
+    from rag.retrieve.stats import store_stats
 
     stats = store_stats(_settings(args))
     if args.json:
@@ -113,9 +113,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from ui.chat import launch
+    from ui.api import launch_chat
 
-    return launch(_settings(args), share=False, open_browser=not args.no_browser)
+    return launch_chat(_settings(args), share=False, open_browser=not args.no_browser)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ Shared by the write path (documents) and the read path (queries), so it lives in
 Adding a backend is one class and one registry entry.
 
 The default backend runs all-MiniLM-L6-v2, whose weights ship inside this package
-(`rag/weights/`, Apache-2.0, provenance in its PROVENANCE.md), through onnxruntime + tokenizers.
-The ONNX file is built once from those weights by `rag.onnx_build` (no torch) into a cache
+(`rag/retrieve/weights/`, Apache-2.0, provenance in its PROVENANCE.md), through onnxruntime +
+tokenizers.
+The ONNX file is built once from those weights by `rag.retrieve.onnx_build` (no torch) into a cache
 folder keyed by the weights' SHA-256. No process of the product imports torch,
 transformers or sentence-transformers.
 """
@@ -86,7 +87,7 @@ class MiniLMEmbedder:
         weights = _weights_dir(settings)
         path = onnx_model(weights, model_cache_dir(settings))
         if quantized:
-            from rag.onnx_build import quantize_int8
+            from rag.retrieve.onnx_build import quantize_int8
 
             path = quantize_int8(path)
             self.name = MINILM_NAME + "+int8-per-channel"
@@ -234,7 +235,7 @@ def onnx_model(weights: Path, cache: Path) -> Path:
 
     The bundled weights must hash to BUNDLED_SHA256: a damaged or altered install is refused
     rather than turned into different vectors."""
-    from rag.onnx_build import IR_VERSION, build_onnx
+    from rag.retrieve.onnx_build import IR_VERSION, build_onnx
 
     try:
         cache.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,25 @@
 """The extractive answerer's composition: the best-supported sentences, quoted verbatim and
 cited. No model beyond the embedder. The refusal gate and conflicts are shared with the LLM
-answerer (rag/answering.py, rag/conflicts.py)."""
+answerer (rag/answer/base.py, rag/answer/conflicts.py)."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
 
-from rag.agency import action, known, mentions
-from rag.answer_match import HOLDS, Match, announces_list, enumeration, match
-from rag.citations import REFUSAL, Span, make_citation
-from rag.conflicts import find_conflicts
-from rag.context import article_paragraphs, article_sentences
-from rag.evidence import Evidence, items_end, present, stems
-from rag.question import Ask, analyse
-from rag.specifics import compass_clash, compass_named, missing_figures, pinned_terms
+from rag.answer.citations import REFUSAL, Span, make_citation
+from rag.answer.conflicts import find_conflicts
+from rag.answer.evidence import Evidence, items_end, present, stems
+from rag.answer.language.agency import action, known, mentions
+from rag.answer.language.answer_match import HOLDS, Match, announces_list, enumeration, match
+from rag.answer.language.question import Ask, analyse
+from rag.answer.language.specifics import (
+    compass_clash,
+    compass_named,
+    missing_figures,
+    pinned_terms,
+)
+from rag.retrieve.context import article_paragraphs, article_sentences
 from rag.text import content_terms, split_sentences, words
 from rag.types import Article, Draft
 
@@ -83,7 +88,7 @@ SEVERAL = 3
 # Types whose absence is told reliably: no number of the counted thing, no new name. For the
 # others (a date may be "until it is destroyed", a reaction need not be quoted) the best
 # relevant sentence stands when none shows the type.
-AGENT_TYPES = frozenset({"person", "organisation"})  # who did it (rag/agency.py)
+AGENT_TYPES = frozenset({"person", "organisation"})  # who did it (rag/answer/language/agency.py)
 # A sentence naming the doer and the deed answers this far below the relevance floor.
 DOER_MARGIN = 0.15
 DOER_LEAD = 200  # "Sorting HOW TO\n\nAuthor: ...": what a doer's line is about may come first
@@ -284,7 +289,8 @@ def elsewhere(question: str, ask: Ask, e: Evidence) -> bool:
 
 
 def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
-    """What the question pins down (rag/specifics.py: its figures, what a who-question asks
+    """What the question pins down (rag/answer/language/specifics.py: its figures, what a
+    who-question asks
     about) that no sentence of the context mentions, nor an article's title: the articles
     are about something else.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from rag.grounding import Numbered
+from rag.answer.llm.grounding import Numbered
 from rag.types import Turn
 
 SYSTEM = """You answer questions about articles using ONLY the passages given. Each sentence of

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag.entities import Name, country_of, fold, is_title
+from rag.answer.language.entities import Name, country_of, fold, is_title
 
 # past forms that do not share the verb's stem, and the nouns for the one who does it
 _IRREGULAR = {"wrote": "write", "written": "write", "led": "lead", "paid": "pay",

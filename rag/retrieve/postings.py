@@ -1,4 +1,4 @@
-"""In-memory BM25 over segments: the query side of the lexical index (rag/lexical.py).
+"""In-memory BM25 over segments: the query side of the lexical index (rag/retrieve/lexical.py).
 
 A Snapshot is immutable: a few segments of postings (term -> doc positions, term counts)
 plus a mask of deleted docs. New chunks become a new small segment, deletions flip the

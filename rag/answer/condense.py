@@ -3,7 +3,8 @@ generative.py); this is the deterministic rewrite used otherwise, and as the LLM
 
 He/she/him/his/her bind to the most recent person in the conversation, it/its/they/them/
 their to the most recent organisation, country or thing; both prefer what the previous
-question was about. People, organisations and places are told apart by rag/entities.py
+question was about. People, organisations and places are told apart by
+rag/answer/language/entities.py
 (names with titles, pycountry/countryinfo places, organisation suffixes). Pronouns carry no
 gender here: "she" binds to the last person as "he" does.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.entities import Name, is_demonym, names
-from rag.question import analyse
+from rag.answer.language.entities import Name, is_demonym, names
+from rag.answer.language.question import analyse
 from rag.text import STOPWORDS
 from rag.types import Turn
 

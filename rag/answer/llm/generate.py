@@ -1,15 +1,15 @@
 """The LLM answerer's flow: prompt → streamed tokens → grounded Draft, and the LLM's rewrite
-of a follow-up. The client behind it is any `rag.llm.Generator`."""
+of a follow-up. The client behind it is any `rag.answer.llm.clients.Generator`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
+from rag.answer.llm.clients import Generator
+from rag.answer.llm.grounding import GroundingState, Numbered, ground, is_refusal, whole_quotations
+from rag.answer.llm.prompts import answer_messages, condense_messages
 from rag.errors import BackendError
-from rag.grounding import GroundingState, Numbered, ground, is_refusal, whole_quotations
-from rag.llm import Generator
-from rag.prompts import answer_messages, condense_messages
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import Draft, Hit, Turn

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
-from rag.citations import REFUSAL, Span, locate, make_citation, repair
-from rag.conflicts import figures
-from rag.evidence import stems
+from rag.answer.citations import REFUSAL, Span, locate, make_citation, repair
+from rag.answer.conflicts import figures
+from rag.answer.evidence import stems
 from rag.text import normalize, paragraphs, split_sentences
 from rag.types import Article, Chunk, Citation, Draft, Sentence
 

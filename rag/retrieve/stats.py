@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rag.errors import EmptyStoreError
+from rag.retrieve.store import Store
 from rag.settings import Settings
-from rag.store import Store
 
 
 def store_stats(settings: Settings) -> dict[str, Any]:

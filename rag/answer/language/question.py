@@ -4,11 +4,11 @@
 place, a date or time, a list, a reason, what someone said, yes/no, or open) and the focus
 (the counted noun, the speaker, the listed noun, or the subject). It works on questions as
 people type them: lowercase keyword queries, no question mark, "name the ...".
-rag/answer_match.py tells whether a sentence holds an answer of that type.
+rag/answer/language/answer_match.py tells whether a sentence holds an answer of that type.
 
 Pure and deterministic. The question words below are a small documented grammar, not data
 (no package holds English question patterns); names, places and titles come from
-rag/entities.py (pycountry, countryinfo, nameparser).
+rag/answer/language/entities.py (pycountry, countryinfo, nameparser).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from rag.agency import doer_noun
-from rag.entities import is_demonym, is_place, is_title, names, wordset
+from rag.answer.language.agency import doer_noun
+from rag.answer.language.entities import is_demonym, is_place, is_title, names, wordset
 from rag.text import STOPWORDS, normalize, words
 
 AnswerType = Literal["quantity", "person", "organisation", "place", "date", "list", "reason",

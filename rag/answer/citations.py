@@ -128,7 +128,8 @@ def _renumbered(text: str, number: dict[int, int]) -> str:
 
 
 def join_parts(parts: list[str], drafts: list[Draft]) -> Draft:
-    """One answer to a question asked in parts (rag/question.py split_question): each part's
+    """One answer to a question asked in parts (rag/answer/language/question.py split_question):
+    each part's
     answer in turn, citations numbered on, a quote both parts cite cited and shown once; a part the
     articles do not answer is said to be unanswered; a refusal only when none is answered.
 

@@ -1,13 +1,14 @@
-"""Hybrid retrieval: dense (Chroma) plus BM25 (rag/lexical.py), fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense (Chroma) plus BM25 (rag/retrieve/lexical.py), fused by reciprocal rank
+fusion."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from rag.embeddings import Embedder, QueryCache
-from rag.lexical import LexicalIndex
+from rag.retrieve.embeddings import Embedder, QueryCache
+from rag.retrieve.lexical import LexicalIndex
+from rag.retrieve.store import Store
 from rag.settings import Settings
-from rag.store import Store
 from rag.types import Chunk, Hit
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.text import split_sentences
 
-VERSION = 1  # of the way questions are made and checked: a new one remakes cached examples
+VERSION = 2  # of the way questions are made and checked: a new one remakes cached examples
 
 _NUMBER = (r"(?:\d[\d,.]*(?:\s(?:million|billion|thousand))?|two|three|four|five|six|seven|"
            r"eight|nine|ten|eleven|twelve|dozens|hundreds|thousands)")

@@ -1,4 +1,4 @@
-"""Does a sentence hold an answer of the type a question asks for (rag/question.py)?
+"""Does a sentence hold an answer of the type a question asks for (rag/answer/language/question.py)?
 
 `match` scores a sentence for the asked type: a number attached to the counted noun for a
 quantity ("97 hostages", and for "still held" not "250 hostages taken"), a name the question
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rag.agency import action, agents, holders, role
-from rag.entities import MONTHS, WEEKDAYS, Name, fold, lower_words, names, wordset
-from rag.question import PERSISTENT, Ask
+from rag.answer.language.agency import action, agents, holders, role
+from rag.answer.language.entities import MONTHS, WEEKDAYS, Name, fold, lower_words, names, wordset
+from rag.answer.language.question import PERSISTENT, Ask
 from rag.text import STOPWORDS
 
 # At or above this `match` score a sentence holds an answer of the asked type; below it the
@@ -33,7 +33,8 @@ class Match:
 
     score: float
     found: tuple[str, ...] = ()
-    agent: bool = False  # `found` are the doers of the action asked about (rag/agency.py)
+    # `found` are the doers of the action asked about (rag/answer/language/agency.py)
+    agent: bool = False
 
 
 # Events a count can be of: "taken" hostages are not "freed" ones, nor those "still held".

@@ -3,7 +3,8 @@
 Two layers. Durable: every chunk's tokens in one SQLite file beside the store (WAL), written
 in transactions, so adding an article costs its own chunks, deleting one removes its terms
 (and logs the deletion), and a `kill -9` mid-update leaves the last committed state readable.
-Query side: an immutable in-memory Snapshot of postings segments (rag/postings.py), caught up
+Query side: an immutable in-memory Snapshot of postings segments (rag/retrieve/postings.py), caught
+up
 from the file by reading only rows newer than it has seen, and swapped in whole.
 
 The store is the source of truth. The file records the store's version stamp it last caught
@@ -27,9 +28,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.postings import Snapshot, lucene_idf
+from rag.retrieve.postings import Snapshot, lucene_idf
 
-log = logging.getLogger("rag.lexical")
+log = logging.getLogger("rag.retrieve.lexical")
 
 FORMAT = "bm25-tokens-1"
 _TOKEN = r"(?u)\b\w+\b"  # keep one-character tokens: "4 hostages", "3 members"
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS deleted(seq INTEGER PRIMARY KEY AUTOINCREMENT,
 
 
 class ChunkSource(Protocol):
-    """What the index reads from the store (rag.store.Store implements it)."""
+    """What the index reads from the store (rag.retrieve.store.Store implements it)."""
 
     def version(self) -> str: ...
     def article_ids(self) -> list[str]: ...

@@ -86,7 +86,7 @@ def build_onnx(weights: Path, dest: Path) -> None:
              helper.make_tensor_value_info("attention_mask", onnx.TensorProto.INT64, dims)],
             [helper.make_tensor_value_info(out, _F32, ["batch", int(cfg["hidden_size"])])],
             graph.initializers),
-        opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rag.onnx_build",
+        opset_imports=[helper.make_opsetid("", OPSET)], producer_name="rag.retrieve.onnx_build",
         ir_version=IR_VERSION)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:

@@ -1,6 +1,7 @@
 """What a question pins down, which its answer must share.
 
-Beyond its answer type (rag/question.py), a question names things a quoted answer has to be
+Beyond its answer type (rag/answer/language/question.py), a question names things a quoted answer
+has to be
 about. An on-topic sentence that differs in one of them answers another question:
 - its figures: a sentence about Python 3.11 does not answer "how much faster is 3.12", nor
   one about 2023 a question about 2024;
@@ -18,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.entities import fold, lower_words, wordset
-from rag.question import Ask
+from rag.answer.language.entities import fold, lower_words, wordset
+from rag.answer.language.question import Ask
 from rag.text import STOPWORDS
 
 _FIGURE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|s|%)?(?![\w])")

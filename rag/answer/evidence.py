@@ -11,13 +11,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.agency import action, mentions
-from rag.answer_match import match
-from rag.context import article_paragraphs, article_sentences, covering, next_sentence
-from rag.embeddings import Embedder
-from rag.question import analyse
+from rag.answer.language.agency import action, mentions
+from rag.answer.language.answer_match import match
+from rag.answer.language.question import analyse
+from rag.answer.language.specifics import KIND_NOUNS
+from rag.retrieve.context import article_paragraphs, article_sentences, covering, next_sentence
+from rag.retrieve.embeddings import Embedder
 from rag.settings import Settings
-from rag.specifics import KIND_NOUNS
 from rag.text import content_terms, normalize, split_sentences, words
 from rag.types import Article, Hit
 
@@ -311,7 +311,7 @@ def _quotation_end(article: Article, start: int, end: int) -> int:
 def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
     """Every sentence of the retrieved chunks, grown to whole article sentences, once
     (chunks overlap), in retrieval order; then each chunk's `window` neighbouring sentences
-    on either side (`core` False: they may enter the context, rag/context.py, but do not
+    on either side (`core` False: they may enter the context, rag/retrieve/context.py, but do not
     rank their chunk). A sentence followed by one that leans on it carries that one in its
     quote: the answer is often split across both."""
     seen: set[tuple[str, int]] = set()
@@ -392,7 +392,7 @@ DOER_BONUS = 0.2  # "who funded X": "The main team is funded by Microsoft" names
 
 def doer_bonus(question: str, text: str) -> float:
     """Credit for a sentence that names the doer of the act a who-question asks about
-    (rag/agency.py), however far its wording is from the question's.
+    (rag/answer/language/agency.py), however far its wording is from the question's.
 
     Example: doer_bonus("who funds the project", "The team is funded by Microsoft.") == 0.2
     """

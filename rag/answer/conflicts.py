@@ -12,7 +12,7 @@ from rag.text import STOPWORDS
 from rag.types import Conflict, ConflictFigure, Draft
 
 if TYPE_CHECKING:
-    from rag.evidence import Evidence
+    from rag.answer.evidence import Evidence
 
 _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(million|billion|"
                   r"thousand))?(?![\w])", re.I)
@@ -191,7 +191,7 @@ def reconcile(question: str, draft: Draft, ranked: list[Evidence]) -> Draft:
     found = find_conflicts(question, ranked)
     if not found:
         return draft
-    from rag.citations import Span, make_citation
+    from rag.answer.citations import Span, make_citation
 
     d = found[0]
     cites = list(draft.citations)
