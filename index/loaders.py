@@ -28,8 +28,10 @@ TOO_DEEP = ("JSON nested too deeply to read (about a thousand [ or { inside each
             "not an article or a list of articles")
 
 
-def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterator[Loaded]:
-    """Articles from files, folders (recursive) and http(s) URLs, in a stable order."""
+def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float,
+               follow_links: bool = False) -> Iterator[Loaded]:
+    """Articles from files, folders (recursive) and http(s) URLs, in a stable order. Inside
+    a folder, a symbolic link that leads out of it is not followed unless `follow_links`."""
     for raw in paths:
         if raw.startswith(("http://", "https://")):
             from index.web import load_url
@@ -40,7 +42,7 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterat
         if not path.exists():
             yield Skip(raw, missing_reason(path))
         elif path.is_dir():
-            yield from _load_dir(path, max_bytes)
+            yield from _load_dir(path, max_bytes, follow_links)
         elif not path.is_file():
             # A FIFO or device would block or never end on read_bytes().
             yield Skip(raw, "not a regular file (a pipe, socket or device)")
@@ -48,22 +50,80 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float) -> Iterat
             yield from load_file(path, max_bytes)
 
 
-def _load_dir(folder: Path, max_bytes: int) -> Iterator[Loaded]:
+def _load_dir(folder: Path, max_bytes: int, follow_links: bool) -> Iterator[Loaded]:
     found = False
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue  # hidden files and folders (.git, .DS_Store) are not articles
-        if path.is_file():
-            found = True
+    for path, skip in walk(folder, follow_links):
+        found = True
+        if skip is not None:
+            yield Skip(str(path), skip)
+        else:
             yield from load_file(path, max_bytes)
-        elif not path.exists():  # a link that leads nowhere, or back to itself
-            found = True
-            yield Skip(str(path), missing_reason(path))
     if not found:
         yield Skip(str(folder), "empty folder: no files to ingest")
 
 
+def walk(folder: Path, follow_links: bool) -> Iterator[tuple[Path, str | None]]:
+    """Every file under `folder` as (path as named under it, None), in a stable order, or
+    (path, why it is not read): a link that leads out of the folder (unless `follow_links`),
+    a link back into a folder being walked (a loop), a broken link. Hidden files and
+    folders (.git, .DS_Store) are not articles and are passed over.
+
+    Example: list(walk(Path("empty"), False)) == []
+    """
+    top = folder.resolve()
+    stack: list[tuple[Path, frozenset[Path]]] = [(folder, frozenset({top}))]
+    while stack:
+        here, ancestors = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            yield here, f"cannot read the folder: {exc.strerror or exc}"
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = here / entry.name
+            if entry.is_symlink():
+                why = _link_problem(path, top, ancestors, follow_links)
+                if why is not None:
+                    yield path, why
+                    continue
+            if entry.is_dir():
+                subfolders.append((path, ancestors | {path.resolve()}))
+            elif entry.is_file():
+                yield path, None
+        stack.extend(reversed(subfolders))
+
+
+def _link_problem(path: Path, top: Path, ancestors: frozenset[Path],
+                  follow_links: bool) -> str | None:
+    """Why a symbolic link inside a walked folder is not read, or None to read it."""
+    if not path.exists():
+        return missing_reason(path)
+    target = path.resolve()
+    if target.is_dir() and any(target == a or target in a.parents for a in ancestors):
+        return f"symbolic link loop: it leads back to {target}, a folder being read"
+    if not follow_links and top not in target.parents and target != top:
+        return (f"symbolic link to {target}, outside {top}: not followed "
+                "(rag ingest --follow-links follows it)")
+    return None
+
+
 def load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
+    """The file's articles, or Skips. Whatever goes wrong inside an extractor (a missing
+    optional package, a parser's recursion limit) is a Skip for this file alone."""
+    produced = 0
+    try:
+        for item in _load_file(path, max_bytes):
+            produced += 1
+            yield item
+    except Exception as exc:
+        what = "another record of it" if produced else "it"
+        yield Skip(str(path), f"could not read {what}: {type(exc).__name__}: {exc}")
+
+
+def _load_file(path: Path, max_bytes: int) -> Iterator[Loaded]:
     where = str(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED:

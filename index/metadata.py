@@ -6,12 +6,13 @@ import re
 from urllib.parse import urlparse
 
 from index.chunking import article_id
-from rag.text import split_sentences
+from rag.text import shown_safe, split_sentences
 from rag.types import Article
 
 _SOURCE_LINE = re.compile(r"^\s*\[\s*source\s*:\s*([^\]\n]+?)\s*\]\s*$", re.I | re.M)
 _DATE_LINE = re.compile(r"^\s*(?:date|published|updated)\s*:\s*(.+?)\s*$", re.I | re.M)
 _MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_MD_SETEXT = re.compile(r"^([^\n]*\S[^\n]*)\n[ \t]{0,3}(?:=+|-{2,})[ \t]*$", re.M)
 # A link's URL may hold balanced parentheses (Wikipedia's "Mercury_(planet)").
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\s*\)")
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
@@ -30,11 +31,14 @@ def clean_text(text: str) -> str:
 
 
 def strip_markdown(text: str) -> str:
-    """Markdown to plain prose: headings lose their hashes, links keep their text.
+    """Markdown to plain prose: headings lose their hashes and stand as paragraphs of their
+    own (a heading is never glued to the sentence after it and quoted with it), links keep
+    their text.
 
-    Example: strip_markdown("# T\\n\\nSee [x](http://y) **now**") == "T\\n\\nSee x now"
+    Example: clean_text(strip_markdown("# T\\nSee [x](http://y) **now**")) == "T\\n\\nSee x now"
     """
-    text = _MD_HEADING.sub(r"\1", text)
+    text = _MD_SETEXT.sub(r"\1\n\n", text)
+    text = _MD_HEADING.sub(r"\n\1\n\n", text)
     text = _MD_LINK.sub(r"\1", text)
     return _MD_EMPH.sub(r"\2", text)
 
@@ -132,8 +136,9 @@ def make_article(text: str, *, origin: str, url: str | None = None, title: str |
     return Article(
         id=article_id(text),
         text=text,
-        title=(title or "").strip() or guess_title(text),
-        source=(source or "").strip() or line_source or (host_of(url) if is_web else ""),
+        title=shown_safe((title or "").strip() or guess_title(text)),
+        source=shown_safe((source or "").strip() or line_source or
+                          (host_of(url) if is_web else "")),
         url=url,
         date=(date or "").strip() or line_date or None,
         origin=origin,

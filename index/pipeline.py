@@ -14,12 +14,14 @@ server mode alike.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,8 @@ class IngestSummary:
     articles: int = 0
     chunks: int = 0
     interrupted: bool = False
+    # files over RAG_MAX_CHUNKS_PER_FILE: stored, searchable only as far as their chunks reach
+    truncated: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ingested(self) -> int:
@@ -81,13 +85,18 @@ class Ingestor:
 
     def run(self, paths: list[str], *, prune: bool = False,
             progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
-            on_wait: Callable[[str], None] | None = None) -> IngestSummary:
+            on_wait: Callable[[str], None] | None = None,
+            on_embedded: Callable[[int], None] | None = None,
+            follow_links: bool = False) -> IngestSummary:
         """One run at a time per store: a second run of the same folder waits for the first,
         then finds its articles unchanged instead of adding them again. A store that fails
         mid-run (damaged files, a server gone) is a StoreError naming it and the remedy."""
         with ingest_lock(self.settings, on_wait):
             try:
-                return self._run(paths, prune=prune, progress=progress)
+                with _sigterm_as_interrupt():
+                    summary = self._run(paths, prune=prune, progress=progress,
+                                        on_embedded=on_embedded, follow_links=follow_links)
+                return as_named(summary, paths)
             except Exception as exc:
                 failure = store_failure(self.settings, exc)
                 if failure is None:
@@ -95,14 +104,15 @@ class Ingestor:
                 raise failure from None
 
     def _run(self, paths: list[str], *, prune: bool,
-             progress: Callable[[Iterable[Any]], Iterable[Any]] | None) -> IngestSummary:
+             progress: Callable[[Iterable[Any]], Iterable[Any]] | None,
+             on_embedded: Callable[[int], None] | None, follow_links: bool) -> IngestSummary:
         s = self.settings
         summary = IngestSummary()
         t0 = time.perf_counter()
         seen: dict[str, str] = {}  # article id -> origin, this run
         origins: set[str] = set()
         pending: list[_Pending] = []
-        items = load_paths(paths, int(s.max_file_mb * 1e6), s.fetch_timeout)
+        items = load_paths(paths, int(s.max_file_mb * 1e6), s.fetch_timeout, follow_links)
         try:
             for item in (progress(items) if progress else items):
                 if isinstance(item, Skip):
@@ -125,11 +135,15 @@ class Ingestor:
                 origins.add(item.origin)
                 if self._known(item, summary):
                     continue
-                chunks = chunk_article(item, s.chunk_tokens, s.chunk_overlap, self._fits)
+                chunks = self._chunks(item, summary)
+                if not chunks:
+                    continue
                 pending.append(_Pending(item, chunks))
                 if sum(len(p.chunks) for p in pending) >= _BATCH_CHUNKS:
                     self._flush(pending, summary)
                     pending = []
+                    if on_embedded:
+                        on_embedded(summary.chunks_embedded)
             self._flush(pending, summary)
             if prune:
                 summary.removed += self.prune()
@@ -144,6 +158,26 @@ class Ingestor:
         summary.chunks = self.store.count_chunks()
         summary.seconds = round(time.perf_counter() - t0, 3)
         return summary
+
+    def _chunks(self, article: Article, summary: IngestSummary) -> list[Chunk]:
+        """The article's chunks, at most RAG_MAX_CHUNKS_PER_FILE (a cut file is reported);
+        none, with a skip naming the file, when chunking it fails."""
+        s = self.settings
+        try:
+            chunks = chunk_article(article, s.chunk_tokens, s.chunk_overlap, self._fits,
+                                   limit=s.max_chunks_per_file)
+        except Exception as exc:  # one file's failure is that file's skip, not the run's
+            summary.skipped.append({"path": article.origin,
+                                    "reason": f"could not cut it into chunks: "
+                                              f"{type(exc).__name__}: {exc}"})
+            return []
+        if len(chunks) == s.max_chunks_per_file and chunks[-1].end < len(article.text.rstrip()):
+            end = chunks[-1].end
+            summary.truncated.append({
+                "path": article.origin,
+                "reason": f"cut at {len(chunks):,} chunks (RAG_MAX_CHUNKS_PER_FILE): its first "
+                          f"{end:,} of {len(article.text):,} characters are searchable"})
+        return chunks
 
     def _known(self, article: Article, summary: IngestSummary) -> bool:
         """True when the article's text is already stored (unchanged, or the same text
@@ -277,21 +311,72 @@ def ingest_lock(settings: Settings, on_wait: Callable[[str], None] | None) -> It
 
 @contextmanager
 def _ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block is done: a batch's writes and its counts in the summary
-    go together (an interrupt that landed after Chroma stored the articles but before they
-    were counted reported them as never added). Only the main thread can take signals."""
+    """Hold a Ctrl-C or SIGTERM until the block is done: a batch's writes and its counts in
+    the summary go together (an interrupt that landed after Chroma stored the articles but
+    before they were counted reported them as never added). Only the main thread can take
+    signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None
-                      else signal.default_int_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else
+                          signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
     if caught:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM (`timeout`, `kill`, a service manager) ends the run as Ctrl-C does: what is
+    stored stays consistent and the summary is printed. Only the main thread can take
+    signals; elsewhere (a server's ingest) the host process decides."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def as_named(summary: IngestSummary, paths: list[str]) -> IngestSummary:
+    """The summary with every file path in one form, as the user named the inputs: relative
+    to the working folder when every path given was relative, else absolute (URLs as they
+    are). Loaders name files under a folder as given and articles by their resolved path.
+
+    Example: as_named(IngestSummary(skipped=[{"path": "/w/d/a.txt", "reason": "r"}]),
+             ["d"]).skipped[0]["path"] == "d/a.txt"  # (run from /w)
+    """
+    relative = all(not p.startswith(("http://", "https://")) and not Path(p).is_absolute()
+                   for p in paths)
+
+    def named(path: str) -> str:
+        if "://" in path:
+            return path
+        where, hash_, record = path.partition("#")
+        full = os.path.abspath(where)
+        if relative:
+            rel = os.path.relpath(full)
+            full = full if rel.startswith("..") else rel
+        return full + hash_ + record
+
+    for entries in (summary.skipped, summary.truncated):
+        for entry in entries:
+            entry["path"] = named(entry["path"])
+    for dup in summary.near_duplicates:
+        dup["path"], dup["of"] = named(dup["path"]), named(dup["of"])
+    return summary
 
 
 def same_file(a: str, b: str) -> bool:
@@ -304,13 +389,16 @@ def same_file(a: str, b: str) -> bool:
 
 def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
-           on_wait: Callable[[str], None] | None = None) -> IngestSummary:
+           on_wait: Callable[[str], None] | None = None,
+           on_embedded: Callable[[int], None] | None = None,
+           follow_links: bool = False) -> IngestSummary:
     """Ingest files, folders and URLs into the configured store."""
     # Opening a new store creates Chroma's tables: two first runs at once would both try, so
     # the store is opened under the run's lock too (then `run` takes it for the run).
     with ingest_lock(settings, on_wait):
         ingestor = Ingestor(settings)
     try:
-        return ingestor.run(paths, prune=prune, progress=progress, on_wait=on_wait)
+        return ingestor.run(paths, prune=prune, progress=progress, on_wait=on_wait,
+                            on_embedded=on_embedded, follow_links=follow_links)
     finally:
         ingestor.lexical.close()  # the last connection out folds the WAL into one file

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from index.htmltext import html_title, plain_text
 from index.loaded import Loaded, Skip, bom_encoding, megabytes, nonempty
 from index.metadata import host_of, make_article
 
@@ -27,21 +28,32 @@ _HEADERS = {"User-Agent": "rag-articles/0.1 (+article ingestion)",
 
 
 def article_from_html(html: str, *, origin: str, url: str | None) -> Loaded:
-    """Main text and metadata of an HTML page (no scripts, styles, navigation)."""
-    import trafilatura
+    """Main text and metadata of an HTML page (no scripts, styles, navigation). When the
+    extractor finds nothing or fails (a page nested 100,000 deep, a missing optional package),
+    the page's plain text is read instead (index/htmltext.py), so no readable text is lost."""
+    data: dict[str, Any] = {}
+    try:
+        import trafilatura
 
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=True, favor_precision=True)
-    data: dict[str, Any] = (doc.as_dict() if doc is not None and hasattr(doc, "as_dict")
-                            else dict(doc or {}))
-    text = (data.get("text") or "").strip()
-    if len(text) < MIN_ARTICLE_CHARS:
-        return Skip(origin, "no article text found on the page (navigation, index or empty)")
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True,
+                                          include_comments=False, include_tables=True,
+                                          favor_precision=True)
+        data = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else dict(doc or {})
+    except Exception:  # the fallback below reads the markup without it
+        data = {}
     # One paragraph per line from trafilatura: make paragraph breaks explicit.
-    text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
+    text = "\n\n".join(line.strip() for line in (data.get("text") or "").splitlines()
+                        if line.strip())
+    # A short page from the web is a menu or a login wall; a short file was put there to be read.
+    least = MIN_ARTICLE_CHARS if url else 1
+    if len(text) < least:
+        text = plain_text(html)
+    if len(text) < least:
+        return Skip(origin, "no article text found on the page (navigation, index or empty)")
     source = data.get("sitename") or (host_of(url) if url else None)
-    return nonempty(make_article(text, origin=origin, url=url, title=data.get("title"),
-                                  source=source, date=data.get("date")))
+    return nonempty(make_article(text, origin=origin, url=url,
+                                 title=data.get("title") or html_title(html),
+                                 source=source, date=data.get("date")))
 
 
 def _fetch(client: httpx.Client, url: str, max_bytes: int,

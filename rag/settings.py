@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_file_mb: float = _env("RAG_MAX_FILE_MB", 20.0,
                               "Files, and web pages counted unpacked, larger than this are "
                               "skipped.", gt=0)
+    max_chunks_per_file: int = _env("RAG_MAX_CHUNKS_PER_FILE", 1500,
+                                    "Chunks one file or page may make; a longer one is stored "
+                                    "and searchable up to there, and the ingest says so (it "
+                                    "bounds the worst file's time: about a minute on 2 cores).",
+                                    ge=1)
     fetch_timeout: float = _env("RAG_FETCH_TIMEOUT", 15.0,
                                 "Seconds a URL fetch may take in all (not per read), "
                                 "redirects included.", gt=0)

@@ -93,6 +93,34 @@ def _abbreviation_ends_sentence(text: str, dot: int, after: str) -> bool:
     return nxt is not None and nxt.group().lower() in _STARTERS
 
 
+_HEADING_END = ".!?…:;,\"”’')]"
+_ITEM_MARK = re.compile(r"^(?:[*•‣▪\-–]|\(?\d{1,2}[.)]|\([a-z]\))\s")
+
+
+def shown_safe(text: str) -> str:
+    """Text for one line of a display (a title, a publisher, a file name): control characters,
+    line breaks and bidirectional overrides (U+202E) shown escaped, so a name cannot split a
+    line, colour a terminal or reorder what is around it.
+
+    Example: shown_safe("new\nline\u202e.txt") == "new\\nline\\u202e.txt"
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] a heading: a line of its own, of at most twelve words, that ends
+    without punctuation and is neither a list item nor a field ("Author: Gordon McMillan")?
+    A heading names what follows; it is not a claim to quote.
+
+    Example: is_heading("The Tower\\nIt is tall.", 0, 9) and not is_heading("It is tall.", 0, 11)
+    """
+    line = text[start:end]
+    return ((start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+            and bool(line) and line[-1] not in _HEADING_END and len(line.split()) <= 12
+            and ": " not in line and not _ITEM_MARK.match(line))
+
+
 def split_sentences(text: str, base: int = 0) -> list[Sentence]:
     """Split text into sentences that keep exact offsets (`text[s.start-base:s.end-base]`).
 

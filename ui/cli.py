@@ -4,6 +4,7 @@ is instant. Errors become one line on stderr and a non-zero exit, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -56,18 +57,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if server is not None:  # it owns the embedded store: it does the writing
         print(f"rag ingest: `rag serve` ({server[0]}) is using this store; it is ingesting",
               file=sys.stderr)
-        summary = ingest_via_server(*server, args.paths, args.prune)
+        summary = ingest_via_server(*server, args.paths, args.prune, args.follow_links)
         return _ingest_report(args, summary)
-    progress = None
-    if not args.json and sys.stderr.isatty():
+    bar = _progress_bar(args)
+    summary = ingest(args.paths, settings, prune=args.prune, follow_links=args.follow_links,
+                     progress=bar.wrap if bar else None,
+                     on_embedded=bar.embedded if bar else None,
+                     on_wait=lambda why: print(f"rag ingest: {why}", file=sys.stderr))
+    if bar:
+        bar.close()
+    return _ingest_report(args, summary)
+
+
+class _Bar:
+    """A progress bar on stderr: files read, chunks embedded, the rate. It appears only
+    once an ingest has taken 1.5 s, so a quick one prints its summary alone."""
+
+    def __init__(self) -> None:
         from tqdm import tqdm
 
-        def progress(items: Any) -> Any:
-            return tqdm(items, desc="ingesting", unit=" article", file=sys.stderr)
+        self.bar = tqdm(desc="ingesting", unit=" file", file=sys.stderr, delay=1.5,
+                        dynamic_ncols=True)
 
-    summary = ingest(args.paths, settings, prune=args.prune, progress=progress,
-                     on_wait=lambda why: print(f"rag ingest: {why}", file=sys.stderr))
-    return _ingest_report(args, summary)
+    def wrap(self, items: Any) -> Any:
+        for item in items:
+            self.bar.update(1)
+            yield item
+
+    def embedded(self, chunks: int) -> None:
+        self.bar.set_postfix_str(f"{chunks:,} chunks embedded", refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar(args: argparse.Namespace) -> _Bar | None:
+    """None with --json or when stderr is not a terminal (a log, a pipe, CI)."""
+    return None if args.json or not sys.stderr.isatty() else _Bar()
 
 
 def _ingest_report(args: argparse.Namespace, summary: IngestSummary) -> int:
@@ -133,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help=".txt .md .html .json .jsonl files, folders, http(s) pages or feeds")
     p.add_argument("--prune", action="store_true", help="remove articles whose files are gone")
+    p.add_argument("--follow-links", action="store_true",
+                   help="inside a folder, follow symbolic links that lead out of it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_common(p)
     p.set_defaults(func=cmd_ingest)
@@ -206,8 +234,22 @@ def _stdout_closed() -> bool:
     return closed
 
 
+def _sigterm_as_ctrl_c() -> None:
+    """SIGTERM (`timeout`, `kill`, a service manager) stops a command as Ctrl-C does: an
+    ingest or eval finishes its batch and prints its summary; `rag serve` (uvicorn) installs
+    its own handlers while it runs."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded in a host)
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _sigterm_as_ctrl_c()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         code = func(args)

@@ -85,16 +85,18 @@ def running_server(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
-def ingest_via_server(url: str, key: str, paths: list[str], prune: bool) -> IngestSummary:
+def ingest_via_server(url: str, key: str, paths: list[str], prune: bool,
+                      follow_links: bool = False) -> IngestSummary:
     """Ask the running server to ingest `paths` (made absolute here: the server resolves
     them from its own folder) and return its summary."""
     import httpx
 
-    from index.pipeline import IngestSummary
+    from index.pipeline import IngestSummary, as_named
 
     sent = [p if "://" in p else str(Path(p).absolute()) for p in paths]
     try:
-        r = httpx.post(f"{url}/api/ingest", json={"paths": sent, "prune": prune},
+        r = httpx.post(f"{url}/api/ingest", json={"paths": sent, "prune": prune,
+                                                        "follow_links": follow_links},
                        headers={KEY_HEADER: key}, timeout=httpx.Timeout(10, read=None))
     except httpx.HTTPError as exc:
         raise RagError(f"the running `rag serve` at {url} did not take the ingest: {exc}"
@@ -104,11 +106,11 @@ def ingest_via_server(url: str, key: str, paths: list[str], prune: bool) -> Inge
     if not r.is_success:
         raise RagError(f"the running `rag serve` at {url} refused the ingest: "
                        f"{body.get('error', r.text[:200])}")
-    return IngestSummary(**body["summary"])
+    return as_named(IngestSummary(**body["summary"]), paths)
 
 
 def ingest_in_server(service: RagService, settings: Settings, paths: list[str],
-                     prune: bool) -> IngestSummary:
+                     prune: bool, follow_links: bool = False) -> IngestSummary:
     """The server side: one ingest at a time, with the service's embedder; the lexical
     index is caught up before returning, so the next question finds the new articles."""
     from index.pipeline import Ingestor
@@ -116,7 +118,7 @@ def ingest_in_server(service: RagService, settings: Settings, paths: list[str],
     with _ingest_lock:
         ingestor = Ingestor(settings, embedder=service.embedder)
         try:
-            summary = ingestor.run(paths, prune=prune)
+            summary = ingestor.run(paths, prune=prune, follow_links=follow_links)
         finally:
             ingestor.lexical.close()
         service.lexical.ensure_current(service.store)

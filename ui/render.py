@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.text import shown_safe as printable
 from ui.viewer import text_fragment_url
 
 if TYPE_CHECKING:
@@ -21,22 +22,14 @@ def ingest_summary(s: IngestSummary) -> str:
              f"(store: {s.articles} articles, {s.chunks} chunks)"]
     for skip in s.skipped:
         lines.append(f"  skipped {printable(skip['path'])}: {printable(skip['reason'])}")
+    for cut in s.truncated:
+        lines.append(f"  cut short {printable(cut['path'])}: {printable(cut['reason'])}")
     for dup in s.near_duplicates:
         lines.append(f"  near-duplicate: {printable(dup['path'])} ~ {printable(dup['of'])} "
                      f"({dup['similarity']:.0%} shared text)")
     if s.interrupted:
         lines.append("  interrupted: what was stored is intact; run the same command to finish")
     return "\n".join(lines)
-
-
-def printable(text: str) -> str:
-    """A file name or message on one line of a terminal: newlines, tabs and escape
-    sequences in it are shown escaped instead of acted on.
-
-    Example: printable("two\\nlines.txt") == "two\\\\nlines.txt"
-    """
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def answer_text(a: Answer, width: int = 88) -> str:
@@ -48,10 +41,10 @@ def answer_text(a: Answer, width: int = 88) -> str:
         out.append("")
         out.append("Sources")
     for c in a.citations:
-        meta = " · ".join(x for x in (c.source, c.date) if x)
-        out.append(f"[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
+        meta = " · ".join(printable(x) for x in (c.source, c.date) if x)
+        out.append(f"[{c.n}] {printable(c.title)}" + (f" ({meta})" if meta else ""))
         out.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 4), "    "))
-        out.append(f"    {link(c.url, c.quote, c.start)}")
+        out.append(f"    {printable(link(c.url, c.quote, c.start))}")
     return "\n".join(out)
 
 

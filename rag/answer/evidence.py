@@ -18,7 +18,7 @@ from rag.answer.language.specifics import KIND_NOUNS
 from rag.retrieve.context import article_paragraphs, article_sentences, covering, next_sentence
 from rag.retrieve.embeddings import Embedder
 from rag.settings import Settings
-from rag.text import content_terms, normalize, split_sentences, words
+from rag.text import content_terms, is_heading, normalize, split_sentences, words
 from rag.types import Article, Hit
 
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
@@ -50,6 +50,12 @@ class Evidence:
     score: float = 0.0
     missing: tuple[str, ...] = ()  # names of the question the quote never mentions
     core: bool = True  # a sentence of the retrieved chunk itself, not a neighbour
+    heading: str = ""  # the heading right above it: scored with it, never quoted
+
+    @property
+    def scored_text(self) -> str:
+        """What the sentence is scored as: its heading (the topic it is under) and itself."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
     @property
     def quote(self) -> str:
@@ -322,14 +328,17 @@ def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
         for i in idx:
             s = sents[i]
             key = (hit.article.id, s.start)
-            if key in seen or len(s.text) < 12:
-                continue
+            if key in seen or len(s.text) < 12 or is_heading(hit.article.text, s.start, s.end):
+                continue  # a heading names what follows; it is no claim to quote
+            above = sents[i - 1] if i else None
+            heading = above.text if above and is_heading(hit.article.text, above.start,
+                                                         above.end) else ""
             seen.add(key)
             ext = _follower_end(hit.article, s.start, s.end)
             ext = _explained_end(hit.article, max(s.end, ext))
             ext = _quotation_end(hit.article, s.start, max(s.end, ext))
             out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext,
-                                core=core))
+                                core=core, heading=heading))
 
     spans = [covering(article_sentences(h.article), h.chunk.start, h.chunk.end) for h in hits]
     for rank, (hit, idx) in enumerate(zip(hits, spans, strict=True)):
@@ -375,12 +384,13 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     sims = chunk_similarity
     for e in evidence:
         e.missing = missing_names(names, e.article, e.start, max(e.end, e.ext_end))
-        e.lexical = coverage(q_stems, e.text, weight)
-        e.about = e.lexical if about_stems == q_stems else coverage(about_stems, e.text, weight)
+        e.lexical = coverage(q_stems, e.scored_text, weight)
+        e.about = e.lexical if about_stems == q_stems else coverage(about_stems, e.scored_text,
+                                                                    weight)
         e.semantic = sims.get(e.chunk_id, 0.0)
         e.score = _combine(question, e) - 0.05
     top = sorted(evidence, key=lambda e: -e.score)[:embed_top]
-    vectors = embedder.embed([e.text for e in top])
+    vectors = embedder.embed([e.scored_text for e in top])
     for e, vec in zip(top, vectors, strict=True):
         e.semantic = float(vec @ query_vector)
         e.score = _combine(question, e)
