@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from itertools import islice
 
 from rag.answer import condense, evidence, examples
 from rag.answer.base import Answerer, get_answerer
@@ -84,6 +83,7 @@ class RagService:
         self.retriever = Retriever(store, self.embedder, settings, self.lexical)
         self.answerer = get_answerer(settings)
         self.backend_name = self.answerer.name
+        self._examples: tuple[tuple[str, int, int], list[str]] | None = None
 
     # --- public -------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
@@ -206,11 +206,16 @@ class RagService:
         return self.store.article(article_id)
 
     def example_questions(self, n: int = 4, articles: int = 12) -> list[str]:
-        """Questions a new user can click: made from the first `articles` articles' sentences
-        (rag/answer/examples.py), kept only when the extractive answerer (its floors included)
-        answers them from that
-        article with a citation (at most 3n asked), cached in the store folder."""
-        ids = [aid for aid, _ in islice(self.store.iter_article_meta(), articles)]
+        """Questions a new user can click: made from the sentences of `articles` articles
+        spread over the store, newest first (rag/answer/examples.py), one per article before
+        a second from any, no two alike, kept only when the extractive answerer (its floors
+        included) answers them from that article with a citation (at most 3n asked). Cached
+        in the store folder by the articles and the store's size: an ingest remakes them,
+        and in memory by the store's version stamp."""
+        version = (self.store.version(), n, articles)
+        if self._examples is not None and self._examples[0] == version:
+            return list(self._examples[1])
+        ids = self.store.article_ids_spread(articles)
         s = self.settings
         key = examples.cache_key(ids, self.store.count_chunks(), n, examples.VERSION,
                                  s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
@@ -234,9 +239,12 @@ class RagService:
                 return not draft.refused and sources[q] in {c.article_id for c in draft.citations}
 
             by_article = ([q for q, a in sources.items() if a == aid] for aid in ids)
-            return examples.pick(examples.interleave(by_article), answered, n, 3 * n)
+            return examples.pick(examples.distinct(examples.interleave(by_article)), answered,
+                                 n, 3 * n)
 
-        return examples.cached(s.store_dir / "example_questions.json", key, make)
+        made = examples.cached(s.store_dir / "example_questions.json", key, make)
+        self._examples = (version, made)
+        return list(made)
 
     # --- internals ----------------------------------------------------------------------
     def _standalone(self, q: str, history: list[Turn]) -> str:

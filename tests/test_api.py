@@ -340,3 +340,22 @@ async def test_openapi_docs_are_served_without_a_cdn(make_client: Any) -> None:
         assert (await client.get(u)).status_code == 200, u
     health = (await client.get("/healthz")).json()
     assert health["ok"] is True and health["chunks"] > 0
+
+
+async def test_a_server_beyond_loopback_without_a_token_takes_no_writes(
+        make_client: Any, tmp_path: Path) -> None:
+    """`rag serve --host 0.0.0.0` with no RAG_API_TOKEN: anyone on the network could write
+    feedback, so writes refuse (reads still answer) until a token is set."""
+    vote = {"question": QUESTION, "answer": "a", "vote": "up"}
+    open_client = make_client(host="0.0.0.0")
+    assert (await open_client.post("/api/ask", json={"question": QUESTION})).status_code == 200
+    assert_error(await open_client.post("/api/feedback", json=vote), 403, "RAG_API_TOKEN")
+    assert_error(await open_client.post("/widget/feedback", json=vote), 403, "RAG_API_TOKEN")
+    assert_error(await open_client.post("/api/ingest", json={"paths": ["x"]}), 403,
+                 "RAG_API_TOKEN")
+    assert not (tmp_path / "feedback.sqlite3").exists() or \
+        FeedbackStore(tmp_path / "feedback.sqlite3").rows() == []
+    guarded = make_client(host="0.0.0.0", api_token="s3cret")
+    r = await guarded.post("/api/feedback", json=vote,
+                           headers={"Authorization": "Bearer s3cret"})
+    assert r.status_code == 200, r.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from html import escape
@@ -36,11 +37,14 @@ from ui.feedback import Vote
 from ui.guards import (
     MAX_BODY_BYTES,
     MAX_HISTORY_TURNS,
+    WRITES_OFF,
     ApiError,
     AuthThrottle,
     BodyLimit,
     check_text,
+    check_writes,
     error_body,
+    exposed_without_token,
     install_error_handlers,
     token_ok,
 )
@@ -70,6 +74,7 @@ class FeedbackRequest(BaseModel):
 class IngestRequest(BaseModel):
     paths: list[str] = Field(min_length=1, max_length=100_000)
     prune: bool = False
+    follow_links: bool = False
 
 
 def _question(ctx: Context, body: AskRequest) -> str:
@@ -131,6 +136,7 @@ async def ask_stream(body: AskRequest, request: Request, ctx: Guarded) -> EventS
 @router.post("/widget/feedback", include_in_schema=False)
 @router.post("/api/feedback", tags=["answers"], summary="Store a thumbs up or down")
 async def feedback(body: FeedbackRequest, request: Request, ctx: Guarded) -> dict[str, Any]:
+    check_writes(ctx.settings.host, ctx.settings.api_token)
     row = await run_in_threadpool(lambda: ctx.feedback.add(
         question=body.question, answer=body.answer, citations=body.citations,
         vote=body.vote, surface=surface_of(request),
@@ -139,9 +145,10 @@ async def feedback(body: FeedbackRequest, request: Request, ctx: Guarded) -> dic
 
 
 @router.get("/widget/examples", include_in_schema=False)
-def widget_examples(request: Request, ctx: Guarded) -> dict[str, Any]:
-    """The example questions the chat shows, for the widget's intro."""
-    return {"ok": True, "questions": request.app.state.examples}
+async def widget_examples(ctx: Guarded) -> dict[str, Any]:
+    """The example questions the chat shows, for the widget's intro: made from the store as
+    it is now (an ingest since the server started has its share)."""
+    return {"ok": True, "questions": await run_in_threadpool(ctx.service.example_questions, 4)}
 
 
 @router.get("/articles/{article_id}", tags=["articles"], response_class=HTMLResponse,
@@ -170,12 +177,13 @@ async def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
     """`rag ingest` handing its work to this server, which owns the embedded store
     (ui/handoff.py). Only for a caller holding the key `rag serve` wrote into the store."""
     ctx = ctx_of(request)
+    check_writes(ctx.settings.host, ctx.settings.api_token)
     key: str | None = getattr(request.app.state, "ingest_key", None)
     given = request.headers.get(handoff.KEY_HEADER, "")
     if not key or not hmac.compare_digest(key.encode(), given.encode()):
         raise ApiError(403, "ingesting through the server needs the key in its store folder")
     summary = await run_in_threadpool(handoff.ingest_in_server, ctx.service, ctx.settings,
-                                      body.paths, body.prune)
+                                      body.paths, body.prune, body.follow_links)
     return {"ok": True, "summary": summary.to_json()}
 
 
@@ -234,11 +242,15 @@ def _docs(app: FastAPI) -> None:
 def create_app(settings: Settings, service: RagService | None = None) -> FastAPI:
     """The whole product as one ASGI app. `service` defaults to one loaded from `settings`."""
     ctx = Context.create(settings, service)
-    # Catch up with what other processes ingest, off the request path.
-    ctx.service.lexical.start_refresh(ctx.service.store, settings.lexical_refresh_s)
     app = FastAPI(title="rag-articles",
                   description="Answers from your articles, every claim quoted and cited.",
                   version="0.1.0", docs_url=None, redoc_url=None)
+    # Catch up with what other processes ingest, off the request path, while the server
+    # runs: the thread starts with it and is joined when it shuts down.
+    lexical = ctx.service.lexical
+    app.router.on_startup.append(
+        lambda: lexical.start_refresh(ctx.service.store, settings.lexical_refresh_s))
+    app.router.on_shutdown.append(lexical.stop_refresh)
     app.state.ctx = ctx
     app.state.examples = ctx.service.example_questions(4)
     install_error_handlers(app)
@@ -291,6 +303,10 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
 
     import uvicorn
 
+    if exposed_without_token(settings.host, settings.api_token):
+        print(f"rag serve: warning: {WRITES_OFF.format(host=settings.host)}; anyone who can "
+              "reach the port can ask questions and read the articles", file=sys.stderr,
+              flush=True)
     app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     print(f"rag: chat {url}/chat/ · API docs {url}/docs · widget demo {url}/widget/demo",

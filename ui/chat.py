@@ -22,7 +22,7 @@ from ui import html
 from ui.answers import word_chunks
 from ui.context import Context
 from ui.feedback import parse_vote
-from ui.guards import check_text, token_ok
+from ui.guards import WRITES_OFF, check_text, exposed_without_token, token_ok
 
 log = logging.getLogger("rag.chat")
 
@@ -170,6 +170,9 @@ class ChatApp:
         record = session["answers"].get(str(int(index if index is not None else -1)))
         if record is None:
             raise gr.Error("There is no answer at that position to vote on.")
+        s = self.ctx.settings
+        if exposed_without_token(s.host, s.api_token):
+            raise gr.Error("Feedback is off: " + WRITES_OFF.format(host=s.host) + ".")
         self.ctx.feedback.add(vote=parse_vote(vote), surface="chat", **record)
         return "Thanks: your feedback is saved."
 
@@ -235,6 +238,12 @@ def build(ctx: Context, examples: list[str]) -> gr.Blocks:
             return [], "", new_session(), html.sources(None), html.viewer(None)
 
         clear.click(reset, None, outputs, api_name="clear", queue=False)
+
+        def fresh_examples() -> Any:
+            """The examples as the store is now: an ingest since start has its share."""
+            return gr.update(examples=[{"text": q} for q in ctx.service.example_questions(4)])
+
+        demo.load(fresh_examples, None, chatbot, api_visibility="private", queue=False)
         chatbot.clear(reset, None, outputs, api_visibility="private", queue=False)
     # The service answers one question at a time (its lock); a few workers let other
     # sessions' events (votes, clears) through while one answer is being written.

@@ -135,6 +135,39 @@ def token_ok(expected: str | None, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
 
+def is_loopback(host: str) -> bool:
+    """Does an address to listen on reach only this machine?
+
+    Example: is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+    """
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def exposed_without_token(host: str, token: str | None) -> bool:
+    """A server anyone on the network can reach, with no token to tell who writes: its
+    write endpoints (feedback, ingest) refuse.
+
+    Example: exposed_without_token("0.0.0.0", None) and not exposed_without_token("0.0.0.0", "t")
+    """
+    return not token and not is_loopback(host)
+
+
+WRITES_OFF = ("this server listens on {host}, beyond this machine, with no RAG_API_TOKEN: "
+              "it takes no writes (feedback, ingest) until a token is set")
+
+
+def check_writes(host: str, token: str | None) -> None:
+    if exposed_without_token(host, token):
+        raise ApiError(403, WRITES_OFF.format(host=host))
+
+
 def check_token(expected: str | None, creds: HTTPAuthorizationCredentials | None) -> None:
     if not token_ok(expected, creds.credentials if creds else None):
         raise ApiError(401, "a valid bearer token is required (Authorization: Bearer <token>)",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.text import split_sentences
 
-VERSION = 2  # of the way questions are made and checked: a new one remakes cached examples
+VERSION = 3  # of the way questions are made and checked: a new one remakes cached examples
 
 _NUMBER = (r"(?:\d[\d,.]*(?:\s(?:million|billion|thousand))?|two|three|four|five|six|seven|"
            r"eight|nine|ten|eleven|twelve|dozens|hundreds|thousands)")
@@ -46,12 +46,16 @@ def figure_question(sentence: str) -> str | None:
     """A "how many" question about the first figure in the sentence that counts something
     and says what happened to it or where.
 
-    Example: figure_question("At least 18 people were killed.") == "How many people were killed?"
+    Example: figure_question("18 people were killed in Rafah.")
+             == "How many people were killed in Rafah?"
     """
     for m in _FIGURE.finditer(sentence):
         verb, place = m.group("verb") or "", m.group("place") or ""
         if not verb and not place:
             continue  # "1,140 casualties" alone is no question a person would ask
+        if not place and m.group("np").islower():
+            # "How many people were killed?" names nothing: every article could answer it
+            continue
         verb = verb.strip()
         if verb and verb.split()[0] not in ("were", "was", "are", "had", "have", "remain",
                                             "remained"):
@@ -76,20 +80,19 @@ def person_question(sentence: str) -> str | None:
     return None
 
 
-def candidates(text: str, per_article: int = 2) -> list[str]:
-    """Up to `per_article` different questions from an article's first sentences, figures
-    first.
+def candidates(text: str, per_article: int = 4) -> list[str]:
+    """Up to `per_article` different questions from an article's sentences, alternating a
+    figure and a person, in the order the article gives them.
 
     Example: candidates("Rangers counted 412 crocodiles waiting at the crossing in Kenya.") == []
     """
-    sentences = [s.text for s in split_sentences(text[:6000])]
+    sentences = [s.text for s in split_sentences(text[:20000])]
+    made = [[q for s in sentences if (q := make(s))] for make in (figure_question,
+                                                                  person_question)]
     found: list[str] = []
-    for make in (figure_question, person_question):
-        for s in sentences:
-            q = make(s)
-            if q and q not in found:
-                found.append(q)
-                break
+    for q in interleave(made):
+        if q not in found:
+            found.append(q)
     return found[:per_article]
 
 
@@ -102,6 +105,29 @@ def interleave(groups: Iterable[list[str]]) -> Iterator[str]:
     lists = [list(g) for g in groups]
     for i in range(max((len(g) for g in lists), default=0)):
         yield from (g[i] for g in lists if i < len(g))
+
+
+def _content(question: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", question.lower())
+                     if w not in _NOT_NAMES and w not in ("how", "many", "who", "is", "were",
+                                                          "was", "are", "held", "remain"))
+
+
+def distinct(questions: Iterable[str], overlap: float = 0.5) -> Iterator[str]:
+    """The questions without near-repeats: one that shares `overlap` or more of its content
+    words with an earlier one is left out.
+
+    Example: list(distinct(["How many hostages are in Gaza?", "How many hostages were held in
+             Gaza?", "Who is Ada Lovelace?"])) == ["How many hostages are in Gaza?",
+             "Who is Ada Lovelace?"]
+    """
+    seen: list[frozenset[str]] = []
+    for q in questions:
+        words = _content(q)
+        if any(len(words & w) >= overlap * min(len(words), len(w)) for w in seen if w):
+            continue
+        seen.append(words)
+        yield q
 
 
 def pick(questions: Iterable[str], answered: Callable[[str], bool], n: int,

@@ -313,6 +313,7 @@ class LexicalIndex:
         snapshot when it moved. Requests keep the last good snapshot meanwhile."""
         if self._thread is not None and self._thread.is_alive():
             return
+        self._stop.clear()
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -341,6 +342,15 @@ class LexicalIndex:
 
         self._thread = threading.Thread(target=loop, name="lexical-refresh", daemon=True)
         self._thread.start()
+
+    def stop_refresh(self) -> None:
+        """End the polling thread and wait for it (a server shutting down): nothing of it
+        outlives the server, nor reports on a store that is gone."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
 
 
 def _present_articles(db: sqlite3.Connection, aids: set[str]) -> set[str]:

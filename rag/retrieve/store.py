@@ -214,6 +214,19 @@ class Store:
                 memo.pop(next(iter(memo)))
         return found
 
+    def article_ids_spread(self, k: int) -> list[str]:
+        """At most `k` article ids spread evenly over the store's ids in sorted order (ids
+        are content hashes, so this is a fair, stable sample: whatever the user ingested
+        last has its share). Reads ids only.
+
+        Example: len(store.article_ids_spread(12)) == min(12, store.count_articles())
+        """
+        ids = sorted(self.article_ids())
+        if not ids or k <= 0:
+            return []
+        step = len(ids) / min(k, len(ids))
+        return [ids[int(i * step)] for i in range(min(k, len(ids)))]
+
     def iter_article_meta(self) -> Iterator[tuple[str, dict[str, Any]]]:
         offset = 0
         while True:
