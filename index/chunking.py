@@ -102,6 +102,34 @@ def chunk_spans(text: str, budget: int, overlap: int, count: Counter = tiktoken_
 _CHARS_PER_TOKEN = 12
 
 
+def _spans(full: str, budget: int, overlap: int, fits: Callable[[str], bool] | None,
+           limit: int | None) -> list[tuple[int, int]]:
+    """The chunk spans, cut from a prefix that grows (fourfold) until it holds `limit`
+    chunks or is the whole text: a capped 20 MB file costs its first chunks, not its all."""
+    size = len(full) if limit is None else limit * budget * _CHARS_PER_TOKEN
+    while True:
+        text = full[:size]
+        spans: list[tuple[int, int]] = []
+        for s, e in chunk_spans(text, budget, overlap):
+            if limit is not None and len(spans) >= limit:
+                break
+            if fits is None or fits(text[s:e]):
+                spans.append((s, e))
+                continue
+            sub_budget = budget
+            while True:
+                sub_budget = max(8, int(sub_budget * 0.75))
+                sub = [(s + a, s + b) for a, b in chunk_spans(text[s:e], sub_budget, overlap=0)]
+                if sub_budget == 8 or all(fits(text[a:b]) for a, b in sub):
+                    spans.extend(sub)
+                    break
+        if limit is not None:
+            spans = spans[:limit]
+        if size >= len(full) or (limit is not None and len(spans) >= limit):
+            return spans
+        size *= 4
+
+
 def chunk_article(article: Article, budget: int, overlap: int,
                   fits: Callable[[str], bool] | None = None,
                   limit: int | None = None) -> list[Chunk]:
@@ -111,24 +139,7 @@ def chunk_article(article: Article, budget: int, overlap: int,
 
     Example: all(a.text[c.start:c.end] == c.text for c in chunk_article(a, 200, 40))
     """
-    text = article.text if limit is None else article.text[:limit * budget * _CHARS_PER_TOKEN]
-    spans: list[tuple[int, int]] = []
-    for s, e in chunk_spans(text, budget, overlap):
-        if limit is not None and len(spans) >= limit:
-            break
-        if fits is None or fits(article.text[s:e]):
-            spans.append((s, e))
-            continue
-        sub_budget = budget
-        while True:
-            sub_budget = max(8, int(sub_budget * 0.75))
-            sub = [(s + a, s + b) for a, b in
-                   chunk_spans(article.text[s:e], sub_budget, overlap=0)]
-            if sub_budget == 8 or all(fits(article.text[a:b]) for a, b in sub):
-                spans.extend(sub)
-                break
-    if limit is not None:
-        spans = spans[:limit]
+    spans = _spans(article.text, budget, overlap, fits, limit)
     return [Chunk(id=f"{article.id}-{n:04d}", article_id=article.id, index=n,
                   text=article.text[s:e], start=s, end=e)
             for n, (s, e) in enumerate(spans)]

@@ -3,7 +3,7 @@
 Written by hand on the standard library's HTMLParser because it is a streaming tokenizer: it
 keeps no tree, so a page nested 100,000 elements deep costs its length, not a recursion
 limit. Block elements end paragraphs (a heading is a paragraph of its own, never glued to the
-sentence after it); scripts, styles, navigation and forms are left out.
+sentence after it); scripts, styles and navigation are left out.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import re
 from html.parser import HTMLParser
 
 _HIDDEN = frozenset({"script", "style", "noscript", "template", "nav", "header", "footer",
-                     "aside", "form", "svg", "head", "select", "button"})
+                     "aside", "svg", "select", "button"})
+# What may stand in <head>: any other tag there means the head was left open (HTML5 lets a
+# page omit </head> and <body>), and the body has begun.
+_HEAD_TAGS = frozenset({"head", "title", "meta", "link", "base", "script", "style",
+                        "noscript", "template"})
 _BLOCK = frozenset({"p", "div", "section", "article", "main", "br", "li", "ul", "ol", "dl",
                     "dt", "dd", "table", "tr", "td", "th", "blockquote", "pre", "figure",
                     "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "body", "title"})
@@ -27,8 +31,13 @@ class _Text(HTMLParser):
         self.hidden = 0  # depth inside elements whose text is not the article's
         self.title: list[str] = []
         self.in_title = False
+        self.in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self.in_head = True
+        elif self.in_head and tag not in _HEAD_TAGS:
+            self.in_head = False  # an unclosed head ends where the content starts
         if tag in _HIDDEN and tag not in _VOID:
             self.hidden += 1
         if tag == "title":
@@ -37,6 +46,8 @@ class _Text(HTMLParser):
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self.in_head = False
         if tag in _HIDDEN and self.hidden:
             self.hidden -= 1
         if tag == "title":
@@ -47,7 +58,7 @@ class _Text(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.in_title:
             self.title.append(data)
-        elif not self.hidden:
+        elif not self.hidden and not self.in_head:
             self.parts.append(data)
 
 

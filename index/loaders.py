@@ -34,9 +34,7 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float,
     a folder, a symbolic link that leads out of it is not followed unless `follow_links`."""
     for raw in paths:
         if raw.startswith(("http://", "https://")):
-            from index.web import load_url
-
-            yield from load_url(raw, fetch_timeout, max_bytes)
+            yield from _load_url(raw, fetch_timeout, max_bytes)
             continue
         path = Path(raw).expanduser()
         if not path.exists():
@@ -48,6 +46,16 @@ def load_paths(paths: list[str], max_bytes: int, fetch_timeout: float,
             yield Skip(raw, "not a regular file (a pipe, socket or device)")
         else:
             yield from load_file(path, max_bytes)
+
+
+def _load_url(url: str, fetch_timeout: float, max_bytes: int) -> Iterator[Loaded]:
+    """A page or feed's articles, or Skips; a failure of its own is a Skip for that URL."""
+    from index.web import load_url
+
+    try:
+        yield from load_url(url, fetch_timeout, max_bytes)
+    except Exception as exc:
+        yield Skip(url, f"could not read it: {type(exc).__name__}: {exc}")
 
 
 def _load_dir(folder: Path, max_bytes: int, follow_links: bool) -> Iterator[Loaded]:
@@ -98,15 +106,20 @@ def walk(folder: Path, follow_links: bool) -> Iterator[tuple[Path, str | None]]:
 
 def _link_problem(path: Path, top: Path, ancestors: frozenset[Path],
                   follow_links: bool) -> str | None:
-    """Why a symbolic link inside a walked folder is not read, or None to read it."""
+    """Why a symbolic link inside a walked folder is not read, or None to read it. A link to
+    a file inside the folder is read (the duplicate check stores its text once); a link to a
+    folder inside it is not walked again (its files are read where they are)."""
     if not path.exists():
         return missing_reason(path)
     target = path.resolve()
-    if target.is_dir() and any(target == a or target in a.parents for a in ancestors):
-        return f"symbolic link loop: it leads back to {target}, a folder being read"
-    if not follow_links and top not in target.parents and target != top:
+    inside = target == top or top in target.parents
+    if not inside and not follow_links:
         return (f"symbolic link to {target}, outside {top}: not followed "
                 "(rag ingest --follow-links follows it)")
+    if target.is_dir() and any(target == a or target in a.parents for a in ancestors):
+        return f"symbolic link loop: it leads back to {target}, a folder being read"
+    if target.is_dir() and inside:
+        return f"symbolic link to {target}, a folder already read where it is"
     return None
 
 

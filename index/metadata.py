@@ -140,6 +140,6 @@ def make_article(text: str, *, origin: str, url: str | None = None, title: str |
         source=shown_safe((source or "").strip() or line_source or
                           (host_of(url) if is_web else "")),
         url=url,
-        date=(date or "").strip() or line_date or None,
+        date=shown_safe((date or "").strip() or line_date or "") or None,
         origin=origin,
     )

@@ -171,7 +171,7 @@ class Ingestor:
                                     "reason": f"could not cut it into chunks: "
                                               f"{type(exc).__name__}: {exc}"})
             return []
-        if len(chunks) == s.max_chunks_per_file and chunks[-1].end < len(article.text.rstrip()):
+        if chunks and article.text[chunks[-1].end:].strip():
             end = chunks[-1].end
             summary.truncated.append({
                 "path": article.origin,
@@ -351,25 +351,35 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def as_named(summary: IngestSummary, paths: list[str]) -> IngestSummary:
-    """The summary with every file path in one form, as the user named the inputs: relative
-    to the working folder when every path given was relative, else absolute (URLs as they
-    are). Loaders name files under a folder as given and articles by their resolved path.
+    """The summary with every file path in one form, as the user named the inputs: a file
+    under an input is named through that input (a symlinked folder keeps the link's name),
+    relative to the working folder when every path given was relative, else absolute. URLs
+    and origins that are no file path (a JSON record's own url) are left as they are.
 
     Example: as_named(IngestSummary(skipped=[{"path": "/w/d/a.txt", "reason": "r"}]),
              ["d"]).skipped[0]["path"] == "d/a.txt"  # (run from /w)
     """
-    relative = all(not p.startswith(("http://", "https://")) and not Path(p).is_absolute()
-                   for p in paths)
+    files = [p for p in paths if "://" not in p]
+    relative = len(files) == len(paths) and not any(Path(p).is_absolute() for p in files)
+    roots = sorted(((Path(p).expanduser().resolve(), p) for p in files),
+                   key=lambda r: -len(str(r[0])))
 
     def named(path: str) -> str:
-        if "://" in path:
-            return path
         where, hash_, record = path.partition("#")
-        full = os.path.abspath(where)
+        if "://" in path or not (os.path.isabs(where) or os.path.exists(where)):
+            return path
+        full = Path(os.path.abspath(where))
+        for root, given in roots:  # through the input the user named, links and all
+            if full == root or root in full.parents:
+                rel = full.relative_to(root)
+                shown = Path(given) / rel if str(rel) != "." else Path(given)
+                full = Path(os.path.abspath(shown))
+                break
+        out = str(full)
         if relative:
-            rel = os.path.relpath(full)
-            full = full if rel.startswith("..") else rel
-        return full + hash_ + record
+            rel_out = os.path.relpath(full)
+            out = out if rel_out.startswith("..") else rel_out
+        return out + hash_ + record
 
     for entries in (summary.skipped, summary.truncated):
         for entry in entries:

@@ -32,21 +32,25 @@ def article_from_html(html: str, *, origin: str, url: str | None) -> Loaded:
     extractor finds nothing or fails (a page nested 100,000 deep, a missing optional package),
     the page's plain text is read instead (index/htmltext.py), so no readable text is lost."""
     data: dict[str, Any] = {}
+    failed = False
     try:
+        import lxml_html_clean  # noqa: F401  (trafilatura's jusText fallback imports it)
         import trafilatura
 
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True,
                                           include_comments=False, include_tables=True,
                                           favor_precision=True)
+        failed = doc is None
         data = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else dict(doc or {})
     except Exception:  # the fallback below reads the markup without it
-        data = {}
+        failed = True
     # One paragraph per line from trafilatura: make paragraph breaks explicit.
     text = "\n\n".join(line.strip() for line in (data.get("text") or "").splitlines()
                         if line.strip())
-    # A short page from the web is a menu or a login wall; a short file was put there to be read.
+    # A short page from the web is a menu or a login wall (its markup is read only when the
+    # extractor failed outright); a short file was put there to be read.
     least = MIN_ARTICLE_CHARS if url else 1
-    if len(text) < least:
+    if len(text) < least and (failed or not url):
         text = plain_text(html)
     if len(text) < least:
         return Skip(origin, "no article text found on the page (navigation, index or empty)")

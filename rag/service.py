@@ -5,7 +5,9 @@ Every surface (CLI, chat, HTTP API, evals) calls `RagService.ask` or `RagService
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 
@@ -35,6 +37,8 @@ from rag.types import (
     Timings,
     Turn,
 )
+
+log = logging.getLogger("rag.service")
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -84,6 +88,7 @@ class RagService:
         self.answerer = get_answerer(settings)
         self.backend_name = self.answerer.name
         self._examples: tuple[tuple[str, int, int], list[str]] | None = None
+        self._examples_lock = threading.Lock()
 
     # --- public -------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
@@ -207,14 +212,33 @@ class RagService:
 
     def example_questions(self, n: int = 4, articles: int = 12) -> list[str]:
         """Questions a new user can click: made from the sentences of `articles` articles
-        spread over the store, newest first (rag/answer/examples.py), one per article before
+        spread over the store (rag/answer/examples.py), one per article before
         a second from any, no two alike, kept only when the extractive answerer (its floors
         included) answers them from that article with a citation (at most 3n asked). Cached
         in the store folder by the articles and the store's size: an ingest remakes them,
-        and in memory by the store's version stamp."""
-        version = (self.store.version(), n, articles)
+        and in memory by the store's version stamp. One caller remakes them at a time; the
+        others meanwhile get the last ones made. A store that cannot be read gives those too
+        (or none): examples are never worth an error page."""
+        try:
+            version = (self.store.version(), n, articles)
+        except Exception as exc:  # the store is down: the page still opens, without examples
+            log.warning("example questions: the store cannot be read: %s", exc)
+            return list(self._examples[1]) if self._examples else []
         if self._examples is not None and self._examples[0] == version:
             return list(self._examples[1])
+        if not self._examples_lock.acquire(blocking=self._examples is None):
+            return list(self._examples[1]) if self._examples else []
+        try:
+            made = self._make_examples(n, articles)
+        except Exception as exc:
+            log.warning("example questions could not be made: %s", exc)
+            return list(self._examples[1]) if self._examples else []
+        finally:
+            self._examples_lock.release()
+        self._examples = (version, made)
+        return list(made)
+
+    def _make_examples(self, n: int, articles: int) -> list[str]:
         ids = self.store.article_ids_spread(articles)
         s = self.settings
         key = examples.cache_key(ids, self.store.count_chunks(), n, examples.VERSION,
@@ -242,9 +266,7 @@ class RagService:
             return examples.pick(examples.distinct(examples.interleave(by_article)), answered,
                                  n, 3 * n)
 
-        made = examples.cached(s.store_dir / "example_questions.json", key, make)
-        self._examples = (version, made)
-        return list(made)
+        return examples.cached(s.store_dir / "example_questions.json", key, make)
 
     # --- internals ----------------------------------------------------------------------
     def _standalone(self, q: str, history: list[Turn]) -> str:

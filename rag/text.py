@@ -97,27 +97,50 @@ _HEADING_END = ".!?…:;,\"”’')]"
 _ITEM_MARK = re.compile(r"^(?:[*•‣▪\-–]|\(?\d{1,2}[.)]|\([a-z]\))\s")
 
 
+# Characters that act on a display instead of showing: C0/C1 controls, line and paragraph
+# separators, and the bidirectional marks, embeddings, overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f"
+                     "\u202a-\u202e\u2066-\u2069]")
+
+
+# What JSON leaves raw inside strings that still acts on a terminal (JSON escapes C0 controls).
+_BIDI = re.compile("[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def shown_safe(text: str) -> str:
     """Text for one line of a display (a title, a publisher, a file name): control characters,
-    line breaks and bidirectional overrides (U+202E) shown escaped, so a name cannot split a
-    line, colour a terminal or reorder what is around it.
+    line breaks and bidirectional controls (U+202E) shown escaped, so a name cannot split a
+    line, colour a terminal or reorder what is around it. Other characters (accents, a
+    no-break space, emoji) are kept.
 
-    Example: shown_safe("new\nline\u202e.txt") == "new\\nline\\u202e.txt"
+    Example: shown_safe("new\nline\u202e.txt\xa0é") == "new\\nline\\u202e.txt\xa0é"
     """
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def json_safe(dumped: str) -> str:
+    """A JSON text with the bidirectional controls and separators inside its strings written
+    as \\u escapes: the same data, but a terminal that prints it is not reordered.
+
+    Example: json_safe('"a\u202eb"') == '"a\\u202eb"'
+    """
+    return _BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
 def is_heading(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] a heading: a line of its own, of at most twelve words, that ends
-    without punctuation and is neither a list item nor a field ("Author: Gordon McMillan")?
-    A heading names what follows; it is not a claim to quote.
+    """Is text[start:end] a heading: a line of its own, of at most twelve words, with no
+    figure and no closing punctuation, that is neither a list item nor a field ("Author:
+    Gordon McMillan"), and that the layout sets apart: the article's first line, or a line
+    with a blank line after it (as a Markdown or HTML heading becomes at ingest). A heading
+    names what follows; it is not a claim to quote with the sentence after it.
 
-    Example: is_heading("The Tower\\nIt is tall.", 0, 9) and not is_heading("It is tall.", 0, 11)
+    Example: is_heading("The Tower\n\nIt is tall.", 0, 9) and not is_heading("It is tall.", 0, 11)
     """
     line = text[start:end]
-    return ((start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
-            and bool(line) and line[-1] not in _HEADING_END and len(line.split()) <= 12
+    own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+    set_apart = start == 0 or text.startswith("\n\n", end) or end == len(text)
+    return (own_line and set_apart and bool(line) and line[-1] not in _HEADING_END
+            and len(line.split()) <= 12 and not any(c.isdigit() for c in line)
             and ": " not in line and not _ITEM_MARK.match(line))
 
 

@@ -115,6 +115,44 @@ def test_skipped_paths_have_the_form_the_user_named(make_settings: Any, tmp_path
     assert sorted(s["path"] for s in summary.skipped) == ["in/b.txt", "in/c.bin"]
 
 
+def test_a_symlinked_input_keeps_its_name_in_the_summary(make_settings: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("real").mkdir()
+    Path("link").symlink_to("real")
+    Path("real/a.txt").write_text(RIVER)
+    Path("real/b.txt").write_text(RIVER)
+    Path("real/c.bin").write_bytes(b"\x00")
+    summary = ingest(["link"], make_settings())
+    assert sorted(s["path"] for s in summary.skipped) == ["link/b.txt", "link/c.bin"]
+
+
+def test_a_bad_url_costs_only_itself(make_settings: Any, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(RIVER)
+    summary = ingest([str(tmp_path / "a.txt"), "http://a\tb/"], make_settings())
+    assert summary.added == 1 and summary.skipped[0]["path"] == "http://a\tb/"
+
+
+def test_markup_without_a_closed_head_or_inside_a_form_is_read() -> None:
+    from index.htmltext import plain_text
+
+    assert plain_text("<html><head><title>T</title><body><p>The tower is tall.</p>") == \
+        "The tower is tall."
+    assert plain_text("<body><form action=x><p>Inside a form.</p></form></body>") == \
+        "Inside a form."
+
+
+def test_a_short_claim_on_a_line_of_its_own_is_still_quoted(make_settings: Any,
+                                                             tmp_path: Path) -> None:
+    (tmp_path / "jobs.txt").write_text(
+        "Jobs report\n\nUnemployment fell to 4.1%\nEconomists had expected a smaller fall, "
+        "and wages rose faster than prices for the third month.\n")
+    ingest([str(tmp_path / "jobs.txt")], make_settings())
+    answer = RagService(make_settings()).ask("What did unemployment fall to?")
+    assert any("4.1%" in c.quote for c in answer.citations), answer.answer
+
+
 def test_a_long_line_with_no_sentence_break_is_cut_in_linear_time() -> None:
     calls = 0
 
@@ -134,6 +172,10 @@ def test_a_file_over_the_chunk_cap_is_stored_cut_and_reported(make_settings: Any
                                                                tmp_path: Path) -> None:
     article = make_article(" ".join(f"word{i}" for i in range(30_000)), origin="big.txt")
     assert len(chunk_article(article, 200, 40, limit=5)) == 5
+    # Text of many characters per token (a padded table): the cap still fills its chunks.
+    padded = make_article("\n".join(f"row {i}" + " " * 200 + "=" * 60 for i in range(3000)),
+                          origin="table.txt")
+    assert len(chunk_article(padded, 200, 40, limit=50)) == 50
     (tmp_path / "big.txt").write_text(article.text)
     summary = ingest([str(tmp_path / "big.txt")], make_settings(max_chunks_per_file=5))
     assert summary.added == 1 and summary.chunks == 5
@@ -209,4 +251,5 @@ def test_titles_and_publishers_cannot_carry_overrides_or_line_breaks_to_any_surf
     article = make_article("Quarterly\u202eTROPER\n\nSales rose 4% in May.",
                            origin="a.txt", source="Acme\nNews")
     assert article.title == "Quarterly\\u202eTROPER" and article.source == "Acme\\nNews"
+    assert make_article("x", origin="a", title="Paris\xa0: la tour").title == "Paris\xa0: la tour"
     assert article.text.startswith("Quarterly\u202eTROPER")  # the quoted text stays verbatim

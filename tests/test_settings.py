@@ -41,3 +41,18 @@ def test_settings_are_frozen_and_read_from_dotenv(tmp_path: Path,
     assert s.top_k == 9
     with pytest.raises(ValidationError):
         s.top_k = 3  # type: ignore[misc]
+
+
+def test_the_settings_page_is_generated_from_settings() -> None:
+    """docs/settings.md lists every setting with its default, as the code has them now
+    (`python scripts/settings_doc.py` rewrites it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("settings_doc", ROOT / "scripts" /
+                                                  "settings_doc.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (ROOT / "docs" / "settings.md").read_text()
+    assert page == module.render(), "docs/settings.md is stale: run scripts/settings_doc.py"
+    assert "`RAG_MAX_CHUNKS_PER_FILE` | `1500`" in page

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from rag.errors import InputError
 from rag.settings import Settings
+from rag.text import json_safe
 from rag.types import Turn
 from ui.render import answer_text
 
@@ -46,7 +47,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             answer = event.answer
     assert answer is not None
     if args.json:
-        print(answer.model_dump_json(indent=2))
+        print(json_safe(answer.model_dump_json(indent=2)))
         return 0
     if streaming and answer.backend != "extractive":
         print("\n\n--- verified answer ---")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
+from rag.text import json_safe
 
 if TYPE_CHECKING:
     from index.pipeline import IngestSummary
@@ -98,7 +99,7 @@ def _progress_bar(args: argparse.Namespace) -> _Bar | None:
 
 def _ingest_report(args: argparse.Namespace, summary: IngestSummary) -> int:
     if args.json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        print(json_safe(json.dumps(summary.to_json(), ensure_ascii=False)))
     else:
         from ui.render import ingest_summary
 
@@ -114,7 +115,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     stats = store_stats(_settings(args))
     if args.json:
-        print(json.dumps(stats, ensure_ascii=False))
+        print(json_safe(json.dumps(stats, ensure_ascii=False)))
     else:
         size = stats["bytes"]
         print(f"store       {stats['store']}\n"
@@ -235,9 +236,8 @@ def _stdout_closed() -> bool:
 
 
 def _sigterm_as_ctrl_c() -> None:
-    """SIGTERM (`timeout`, `kill`, a service manager) stops a command as Ctrl-C does: an
-    ingest or eval finishes its batch and prints its summary; `rag serve` (uvicorn) installs
-    its own handlers while it runs."""
+    """SIGTERM (`timeout`, `kill`, a service manager) stops an ingest or an eval as Ctrl-C
+    does: the batch finished, the summary printed, exit 130."""
     import signal
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -249,7 +249,8 @@ def _sigterm_as_ctrl_c() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _sigterm_as_ctrl_c()
+    if args.command in ("ingest", "eval"):  # long work; `rag serve` has uvicorn's own
+        _sigterm_as_ctrl_c()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         code = func(args)

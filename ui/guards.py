@@ -152,7 +152,8 @@ def is_loopback(host: str) -> bool:
 
 def exposed_without_token(host: str, token: str | None) -> bool:
     """A server anyone on the network can reach, with no token to tell who writes: its
-    write endpoints (feedback, ingest) refuse.
+    feedback endpoints refuse (an ingest handed over by `rag ingest` carries the store
+    folder's own key instead).
 
     Example: exposed_without_token("0.0.0.0", None) and not exposed_without_token("0.0.0.0", "t")
     """
@@ -160,7 +161,7 @@ def exposed_without_token(host: str, token: str | None) -> bool:
 
 
 WRITES_OFF = ("this server listens on {host}, beyond this machine, with no RAG_API_TOKEN: "
-              "it takes no writes (feedback, ingest) until a token is set")
+              "it takes no feedback until a token is set")
 
 
 def check_writes(host: str, token: str | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from rag.text import shown_safe
 from rag.types import Answer, Citation
 from ui.viewer import text_fragment_url, viewer_path
 
@@ -21,7 +22,8 @@ def text(s: str) -> str:
 
     Example: text("a<b>\\nc") == "a&lt;b&gt;<br>c"
     """
-    return escape(s).replace("\r", "").replace("\n", "<br>")
+    lines = s.replace("\r", "").split("\n")  # a title from an older store may hold overrides
+    return "<br>".join(escape(shown_safe(line)) for line in lines)
 
 
 def user_text(question: str) -> str:

@@ -314,6 +314,11 @@ def _quotation_end(article: Article, start: int, end: int) -> int:
     return close + 1
 
 
+# A heading of at most this many words is a label for what follows; a longer one is a
+# headline, a claim of its own ("World's last gaslit cinema will reopen in Leeds").
+LABEL_WORDS = 5
+
+
 def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
     """Every sentence of the retrieved chunks, grown to whole article sentences, once
     (chunks overlap), in retrieval order; then each chunk's `window` neighbouring sentences
@@ -325,20 +330,24 @@ def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
 
     def take(hit: Hit, rank: int, idx: range | list[int], core: bool) -> None:
         sents = article_sentences(hit.article)
+        text = hit.article.text
         for i in idx:
             s = sents[i]
             key = (hit.article.id, s.start)
-            if key in seen or len(s.text) < 12 or is_heading(hit.article.text, s.start, s.end):
-                continue  # a heading names what follows; it is no claim to quote
+            heading = is_heading(text, s.start, s.end)
+            if key in seen or len(s.text) < 12 or (heading and len(s.text.split()) <= LABEL_WORDS):
+                continue  # a label ("The Eiffel Tower", "History") is no claim to quote
             above = sents[i - 1] if i else None
-            heading = above.text if above and is_heading(hit.article.text, above.start,
-                                                         above.end) else ""
+            under = above.text if above and is_heading(text, above.start, above.end) else ""
             seen.add(key)
-            ext = _follower_end(hit.article, s.start, s.end)
-            ext = _explained_end(hit.article, max(s.end, ext))
-            ext = _quotation_end(hit.article, s.start, max(s.end, ext))
+            if heading:  # a headline is quoted alone, never with the sentence after it
+                ext = s.end
+            else:
+                ext = _follower_end(hit.article, s.start, s.end)
+                ext = _explained_end(hit.article, max(s.end, ext))
+                ext = _quotation_end(hit.article, s.start, max(s.end, ext))
             out.append(Evidence(hit.article, hit.chunk.id, s.text, s.start, s.end, rank, ext,
-                                core=core, heading=heading))
+                                core=core, heading=under))
 
     spans = [covering(article_sentences(h.article), h.chunk.start, h.chunk.end) for h in hits]
     for rank, (hit, idx) in enumerate(zip(hits, spans, strict=True)):

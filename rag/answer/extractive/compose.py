@@ -20,7 +20,7 @@ from rag.answer.language.specifics import (
     pinned_terms,
 )
 from rag.retrieve.context import article_paragraphs, article_sentences
-from rag.text import content_terms, split_sentences, words
+from rag.text import content_terms, is_heading, split_sentences, words
 from rag.types import Article, Draft
 
 
@@ -309,9 +309,14 @@ def unpinned(question: str, ask: Ask, ranked: list[Evidence]) -> list[str]:
         w for w in pinned_terms(ask) if not any(present(t, have) for t in stems(w))]
 
 
+def _heading(text: str, span: Span) -> bool:
+    return is_heading(text, span.start, span.end)
+
+
 def merged(quotes: list[tuple[Evidence, Span]]) -> list[tuple[Evidence, Span]]:
     """The quotes with those of one article that overlap or touch joined into one, in the
-    first one's place: no sentence is quoted twice.
+    first one's place: no sentence is quoted twice. A headline and the sentence under it stay
+    two quotes: the heading is no part of the sentence's claim.
 
     Example: [s for _, s in merged([(e1, Span(0, 40)), (e2, Span(20, 90))])] == [Span(0, 90)]
     """
@@ -326,7 +331,9 @@ def merged(quotes: list[tuple[Evidence, Span]]) -> list[tuple[Evidence, Span]]:
                     (f, a), (g, b) = out[i], out[j]
                     # overlapping spans leave an empty gap; touching ones only whitespace
                     gap = f.article.text[min(a.end, b.end):max(a.start, b.start)]
-                    if f.article.id == g.article.id and not gap.strip():
+                    if f.article.id == g.article.id and not gap.strip() and not (
+                            "\n" in gap and (_heading(f.article.text, a)
+                                              or _heading(f.article.text, b))):
                         out[i] = (f, Span(min(a.start, b.start), max(a.end, b.end)))
                         del out[j]
                         changed = True
