@@ -86,7 +86,11 @@ def _bulk(prod: Product, embedder: Any, target: int, n_articles: int, slice_file
           ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """Write articles until `target` chunks through the Store in big batches, then the next
     ~SLICE chunks' records to `slice_file`; return counts and every article's questions."""
+    from rag.retrieve import sentences
+    from rag.retrieve.context import article_sentences
+
     store = prod.store()
+    vectors = sentences.open_vectors(store.aux_dir(), embedder)
     chunks_buf: list[Any] = []
     arts_buf: list[tuple[Any, int]] = []
     counts = {"articles": 0, "chunks": 0, "slice_articles": 0, "slice_chunks": 0}
@@ -108,6 +112,9 @@ def _bulk(prod: Product, embedder: Any, target: int, n_articles: int, slice_file
                           "origin": article.origin, "chunks": count})
         store.articles.upsert(ids=ids, embeddings=np.stack(means), documents=docs,
                               metadatas=metas)
+        # The sentence vectors an ingest writes beside the store, of the same synthetic kind.
+        vectors.add(sentences.embed_articles([a for a, _ in arts_buf], article_sentences,
+                                             embedder.embed))
         chunks_buf.clear()
         arts_buf.clear()
 
@@ -128,6 +135,7 @@ def _bulk(prod: Product, embedder: Any, target: int, n_articles: int, slice_file
             if counts["slice_chunks"] >= SLICE:
                 break
     flush()
+    vectors.close()
     return counts, questions
 
 

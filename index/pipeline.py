@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,8 +29,10 @@ import numpy as np
 from index.chunking import chunk_article
 from index.dedup import containment, shingles
 from index.loaders import Skip, load_paths
-from rag.retrieve import lexical
+from rag.retrieve import lexical, sentences
+from rag.retrieve.context import article_sentences
 from rag.retrieve.embeddings import Embedder, get_embedder
+from rag.retrieve.sentences import open_vectors
 from rag.retrieve.store import Store, file_exists, open_store, store_failure
 from rag.settings import Settings
 from rag.types import Article, Chunk
@@ -79,6 +81,12 @@ class Ingestor:
         self.store: Store = open_store(settings, self.embedder.name, self.embedder.dim,
                                        create=True)
         self.lexical = lexical.LexicalIndex(lexical.index_path(self.store.aux_dir()))
+        self.sentences = open_vectors(self.store.aux_dir(), self.embedder)
+
+    def close(self) -> None:
+        """The last connection out folds each file's WAL into it."""
+        self.lexical.close()
+        self.sentences.close()
 
     def _fits(self, text: str) -> bool:
         return self.embedder.count_tokens(text) <= self.embedder.max_tokens
@@ -95,7 +103,8 @@ class Ingestor:
             try:
                 with _sigterm_as_interrupt():
                     summary = self._run(paths, prune=prune, progress=progress,
-                                        on_embedded=on_embedded, follow_links=follow_links)
+                                        on_embedded=on_embedded, follow_links=follow_links,
+                                        on_wait=on_wait)
                 return as_named(summary, paths)
             except Exception as exc:
                 failure = store_failure(self.settings, exc)
@@ -105,7 +114,8 @@ class Ingestor:
 
     def _run(self, paths: list[str], *, prune: bool,
              progress: Callable[[Iterable[Any]], Iterable[Any]] | None,
-             on_embedded: Callable[[int], None] | None, follow_links: bool) -> IngestSummary:
+             on_embedded: Callable[[int], None] | None, follow_links: bool,
+             on_wait: Callable[[str], None] | None = None) -> IngestSummary:
         s = self.settings
         summary = IngestSummary()
         t0 = time.perf_counter()
@@ -147,6 +157,7 @@ class Ingestor:
             self._flush(pending, summary)
             if prune:
                 summary.removed += self.prune()
+            self._sync_sentences(on_wait)
         except KeyboardInterrupt:
             summary.interrupted = True
         if summary.added or summary.updated or summary.removed:
@@ -154,6 +165,11 @@ class Ingestor:
         # Finishes what a killed run left (the stamp it bumped before writing is not the
         # one the index recorded); a no-op when nothing changed.
         self.lexical.ensure_current(self.store)
+        try:  # a big change ends with a merged keyword index on disk: servers map it at start
+            self.lexical.merge_if_behind(on_merge=lambda n: on_wait and on_wait(
+                f"merging the keyword index ({n:,} new rows) so servers start at once"))
+        except KeyboardInterrupt:
+            summary.interrupted = True  # the next server start (or run) merges instead
         summary.articles = self.store.count_articles()
         summary.chunks = self.store.count_chunks()
         summary.seconds = round(time.perf_counter() - t0, 3)
@@ -219,7 +235,27 @@ class Ingestor:
     def _removed_from_lexical(self, article_ids: list[str]) -> None:
         if article_ids:
             self.lexical.remove_articles(article_ids)
+            self.sentences.remove_articles(article_ids)
             self.store.bump_version()
+
+    def _sentence_rows(self, articles: Sequence[Article]) -> sentences.Rows:
+        return sentences.embed_articles(articles, article_sentences, self.embedder.embed)
+
+    def _sync_sentences(self, on_wait: Callable[[str], None] | None) -> None:
+        """Sentence vectors for articles stored without them (a store from before they
+        existed, a killed run, another embedding model), a batch at a time: Ctrl-C keeps
+        what is done, and the next run goes on from there."""
+        ids = self.store.article_ids()
+        lacking = len(set(ids) - self.sentences.article_ids())
+        if lacking > 64 and on_wait:
+            on_wait(f"embedding the sentences of {lacking:,} stored articles that lack them "
+                    "(once; answers need only the question embedded after this)")
+
+        def fetch(batch: list[str]) -> list[Article]:
+            found = self.store.articles_by_id(batch)
+            return [found[a] for a in batch if a in found]
+
+        self.sentences.sync(ids, fetch, self._sentence_rows)
 
     def _flush(self, pending: list[_Pending], summary: IngestSummary) -> None:
         """Embed a batch and write it in two calls, every chunk and then every article record
@@ -227,13 +263,14 @@ class Ingestor:
         if not pending:
             return
         chunks = [c for p in pending for c in p.chunks]
+        articles = [p.article for p in pending]
         vectors = self.embedder.embed([c.text for c in chunks])
+        sentence_rows = self._sentence_rows(articles)
         summary.chunks_embedded += len(chunks)
         ends = np.cumsum([len(p.chunks) for p in pending])
         means = np.stack([vectors[end - len(p.chunks):end].mean(axis=0)
                           for p, end in zip(pending, ends, strict=True)])
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        articles = [p.article for p in pending]
         self._near_duplicates(articles, means, summary)
         stale = [self._stale_ids(a) for a in articles]  # older versions of the same files
         with _ctrl_c_deferred():
@@ -250,6 +287,8 @@ class Ingestor:
             # The lexical index by the change alone (its cost is this batch, not the store).
             self.lexical.add((c.id, c.article_id, c.text) for c in chunks)
             self.lexical.remove_articles(aid for ids in stale for aid in ids)
+            self.sentences.remove_articles(aid for ids in stale for aid in ids)
+            self.sentences.add(sentence_rows)
             self.store.bump_version()
 
     def _near_duplicates(self, articles: list[Article], means: np.ndarray,
@@ -411,4 +450,4 @@ def ingest(paths: list[str], settings: Settings, *, prune: bool = False,
         return ingestor.run(paths, prune=prune, progress=progress, on_wait=on_wait,
                             on_embedded=on_embedded, follow_links=follow_links)
     finally:
-        ingestor.lexical.close()  # the last connection out folds the WAL into one file
+        ingestor.close()

@@ -21,6 +21,7 @@ from rag.retrieve import lexical
 from rag.retrieve.context import assemble
 from rag.retrieve.embeddings import Embedder, get_embedder
 from rag.retrieve.hybrid import Retriever
+from rag.retrieve.sentences import open_vectors
 from rag.retrieve.store import Store
 from rag.settings import Settings
 from rag.text import correct_typos, words
@@ -84,6 +85,7 @@ class RagService:
         self.store = store
         # Loaded once and passed down; `rag serve` keeps it in step (start_refresh).
         self.lexical = lexical.open_index(store, store.aux_dir())
+        self.sentences = open_vectors(store.aux_dir(), self.embedder)
         self.retriever = Retriever(store, self.embedder, settings, self.lexical)
         self.answerer = get_answerer(settings)
         self.backend_name = self.answerer.name
@@ -195,7 +197,8 @@ class RagService:
         qvec = self.retriever.embed_query(question)
         ranked = evidence.score(question, qvec, evidence.candidates(pool, window), self.embedder,
                                 self.lexical.idf,
-                                {h.chunk.id: h.dense or 0.0 for h in pool})
+                                {h.chunk.id: h.dense or 0.0 for h in pool},
+                                stored=self.sentences.lookup)
         return question, evidence.rerank(pool, ranked, len(pool)), ranked
 
     def _correct_typos(self, question: str, pool: list[Hit]) -> str:

@@ -26,6 +26,7 @@ from index.pipeline import IngestSummary, ingest
 from rag.errors import StoreError
 from rag.retrieve import lexical
 from rag.retrieve.embeddings import MINILM_NAME, get_embedder, model_cache_dir
+from rag.retrieve.sentences import vectors_path
 from rag.retrieve.stats import store_stats
 from rag.retrieve.store import Store, open_store
 from rag.settings import Settings, load_settings
@@ -71,6 +72,13 @@ def assert_consistent(store: Store) -> None:
     owners = {aid for aid, _ in store.iter_article_meta()}
     assert {aid for _, aid, _ in rows} == owners, "chunks without an article, or the reverse"
     assert sorted(lexical_ids(store)) == sorted(cid for cid, _, _ in rows)
+    assert vector_article_ids(store) == owners, "sentence vectors out of step with the store"
+
+
+def vector_article_ids(store: Store) -> set[str]:
+    """Articles whose sentence vectors are on file, read as another process would."""
+    with sqlite3.connect(vectors_path(store.aux_dir())) as db:
+        return {r[0] for r in db.execute("SELECT article_id FROM vecs")}
 
 
 def lexical_ids(store: Store) -> list[str]:
@@ -504,6 +512,8 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(
     assert set(lexical_ids(killed)) <= {
         cid for cid, _, _ in chunk_rows(killed)}
     idx.close()
+    # Sentence vectors: whole articles only, each of them in the store.
+    assert vector_article_ids(killed) <= {aid for aid, _ in killed.iter_article_meta()}
 
     resumed = ingest([str(folder)], settings)
     assert resumed.added + resumed.unchanged == n and resumed.unchanged == stats["articles"]

@@ -144,3 +144,58 @@ def test_the_cli_answers_over_a_garbage_lexical_file(
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "[1]" in proc.stdout
     assert list(path.parent.glob("lexical.sqlite3.damaged-*"))  # kept for a post-mortem
+
+
+def test_a_merged_index_reopens_mapped_from_disk_and_ranks_the_same(tmp_path: Path) -> None:
+    """A merge publishes the segment; a new process maps it instead of rebuilding, and what
+    changed after the merge (an added article, a deleted one) is caught up from the file."""
+    from rag.retrieve.postings import MappedSegment
+
+    rows = sample_rows()
+    first, second, *rest = rows
+    path = tmp_path / "lexical.sqlite3"
+    writer = lexical.LexicalIndex(path)
+    writer.add([r for a in [first, *rest] for r in rows[a]])
+    assert writer.merge_if_behind(least=0)  # as a big ingest ends
+    assert not writer.merge_if_behind(least=0)  # nothing new since
+    writer.add(rows[second])
+    writer.remove_articles([first])
+
+    reopened = lexical.LexicalIndex(path)
+    reopened.refresh()
+    assert isinstance(reopened.snapshot.segments[0], MappedSegment)
+    assert len(reopened.snapshot.segments) == 2  # the mapped merge and the tail after it
+    fresh = built(tmp_path / "fresh.sqlite3",
+                  lambda idx: idx.add([r for a in [second, *rest] for r in rows[a]]))
+    for q in [*QUESTIONS, "Blinken"]:
+        got, want = reopened.search(q, 10), fresh.search(q, 10)
+        assert [c for c, _ in got] == [c for c, _ in want], q
+        assert [x for _, x in got] == pytest.approx([x for _, x in want]), q
+    assert len(reopened) == len(fresh)
+
+    # A merge in the serving process publishes too, and serves the mapped copy.
+    reopened.refresh(merge=True)
+    assert [type(s) for s in reopened.snapshot.segments] == [MappedSegment]
+    assert len(list((tmp_path / "lexical.sqlite3.segments").iterdir())) == 1  # older ones go
+    assert reopened.search(KNOWN, 5) == fresh.search(KNOWN, 5)
+
+
+def test_an_unreadable_merged_segment_is_rebuilt_from_the_file(tmp_path: Path) -> None:
+    from rag.retrieve.postings import MappedSegment
+
+    rows = sample_rows()
+    path = tmp_path / "lexical.sqlite3"
+    writer = lexical.LexicalIndex(path)
+    writer.add([r for a in rows for r in rows[a]])
+    writer.merge_if_behind(least=0)
+    (seg,) = (tmp_path / "lexical.sqlite3.segments").iterdir()
+    (seg / "post_docs.npy").write_bytes(b"garbage")
+    reopened = lexical.LexicalIndex(path)
+    reopened.refresh()
+    fresh = built(tmp_path / "fresh.sqlite3", lambda idx: idx.add([r for a in rows
+                                                                    for r in rows[a]]))
+    assert reopened.search(KNOWN, 5) == fresh.search(KNOWN, 5) != []
+    (seg,) = (tmp_path / "lexical.sqlite3.segments").iterdir()  # written again, whole
+    again = lexical.LexicalIndex(path)
+    again.refresh()
+    assert isinstance(again.snapshot.segments[0], MappedSegment)

@@ -120,7 +120,7 @@ def ingest_in_server(service: RagService, settings: Settings, paths: list[str],
         try:
             summary = ingestor.run(paths, prune=prune, follow_links=follow_links)
         finally:
-            ingestor.lexical.close()
+            ingestor.close()
         service.lexical.ensure_current(service.store)
         service.lexical.refresh()
     return summary

@@ -17,6 +17,7 @@ from rag.answer.language.question import analyse
 from rag.answer.language.specifics import KIND_NOUNS
 from rag.retrieve.context import article_paragraphs, article_sentences, covering, next_sentence
 from rag.retrieve.embeddings import Embedder
+from rag.retrieve.sentences import scored_form
 from rag.settings import Settings
 from rag.text import content_terms, is_heading, normalize, split_sentences, words
 from rag.types import Article, Hit
@@ -314,11 +315,6 @@ def _quotation_end(article: Article, start: int, end: int) -> int:
     return close + 1
 
 
-# A heading of at most this many words is a label for what follows; a longer one is a
-# headline, a claim of its own ("World's last gaslit cinema will reopen in Leeds").
-LABEL_WORDS = 5
-
-
 def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
     """Every sentence of the retrieved chunks, grown to whole article sentences, once
     (chunks overlap), in retrieval order; then each chunk's `window` neighbouring sentences
@@ -334,9 +330,9 @@ def candidates(hits: list[Hit], window: int = 0) -> list[Evidence]:
         for i in idx:
             s = sents[i]
             key = (hit.article.id, s.start)
-            heading = is_heading(text, s.start, s.end)
-            if key in seen or len(s.text) < 12 or (heading and len(s.text.split()) <= LABEL_WORDS):
+            if key in seen or scored_form(text, sents, i) is None:
                 continue  # a label ("The Eiffel Tower", "History") is no claim to quote
+            heading = is_heading(text, s.start, s.end)
             above = sents[i - 1] if i else None
             under = above.text if above and is_heading(text, above.start, above.end) else ""
             seen.add(key)
@@ -373,15 +369,17 @@ def source_bonus(question: str, article: Article) -> float:
 
 def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
           embedder: Embedder, weight: Callable[[str], float] | None,
-          chunk_similarity: dict[str, float], embed_top: int = 16
+          chunk_similarity: dict[str, float], embed_top: int = 16,
+          stored: Callable[[list[str]], dict[tuple[str, int], np.ndarray]] | None = None
           ) -> list[Evidence]:
     """Score every candidate; best first. Meaning carries most weight, the question's own
     terms break ties and guard against on-topic sentences that answer something else.
 
-    Two stages, because embedding every sentence of every candidate costs about a second
-    on two cores: all sentences are first scored with their chunk's similarity standing in
-    for their own, then only the best `embed_top` are embedded and scored on their own
-    meaning. The rest keep their first-stage score, a notch lower."""
+    Two stages: all sentences are first scored with their chunk's similarity standing in
+    for their own, then the best `embed_top` are scored on their own meaning. The rest
+    keep their first-stage score, a notch lower. Their vectors come from `stored` (the
+    sentence vectors written at ingest, rag/retrieve/sentences.py); only a sentence it
+    lacks is embedded now."""
     if not evidence:
         return []
     q_stems = stems(question)
@@ -399,11 +397,24 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
         e.semantic = sims.get(e.chunk_id, 0.0)
         e.score = _combine(question, e) - 0.05
     top = sorted(evidence, key=lambda e: -e.score)[:embed_top]
-    vectors = embedder.embed([e.scored_text for e in top])
-    for e, vec in zip(top, vectors, strict=True):
+    for e, vec in zip(top, sentence_vectors(top, embedder, stored), strict=True):
         e.semantic = float(vec @ query_vector)
         e.score = _combine(question, e)
     return sorted(evidence, key=lambda e: -e.score)
+
+
+def sentence_vectors(evidence: list[Evidence], embedder: Embedder,
+                     stored: Callable[[list[str]], dict[tuple[str, int], np.ndarray]] | None
+                     ) -> list[np.ndarray]:
+    """Each sentence's vector: the stored one, else embedded now (in one call)."""
+    have = stored(sorted({e.article.id for e in evidence})) if stored else {}
+    found = [have.get((e.article.id, e.start)) for e in evidence]
+    todo = [i for i, v in enumerate(found) if v is None]
+    if todo:
+        for i, vec in zip(todo, embedder.embed([evidence[i].scored_text for i in todo]),
+                          strict=True):
+            found[i] = vec
+    return [v for v in found if v is not None]
 
 
 DOER_BONUS = 0.2  # "who funded X": "The main team is funded by Microsoft" names the doer

@@ -21,14 +21,18 @@ import shutil
 import sqlite3
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.retrieve.postings import Snapshot, lucene_idf
+import numpy as np
+
+from rag.retrieve import segfiles
+from rag.retrieve.postings import Segment, Snapshot, lucene_idf
 
 log = logging.getLogger("rag.retrieve.lexical")
 
@@ -155,6 +159,10 @@ class LexicalIndex:
             fmt = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
             if fmt is None:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            if db.execute("SELECT value FROM meta WHERE key='file_id'").fetchone() is None:
+                # Names this file's merged segments: a rebuilt file's rowids start over.
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('file_id', ?)",
+                           (uuid.uuid4().hex,))
             elif fmt[0] != FORMAT:
                 raise DamagedIndex(f"it has format {fmt[0]!r}, not {FORMAT!r}")
             if db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
@@ -287,8 +295,12 @@ class LexicalIndex:
         with self._refresh_lock:
             db = self._db()
             old = self.snapshot
-            if merge or old.fragmented():
+            rebuild = merge or old.fragmented()
+            if rebuild:
                 old = Snapshot()
+            elif not old.segments:  # just opened: start from the merged segment on disk
+                old = self._mapped() or old
+                rebuild = not old.segments
             db.execute("BEGIN")  # one read transaction: rows and deletions agree
             try:
                 rows = [(int(r), c, t.split()) for r, c, t in db.execute(
@@ -306,7 +318,62 @@ class LexicalIndex:
             if rows or dels or max_seq != old.max_seq or old is not self.snapshot:
                 self.snapshot = old.with_changes(rows, [d for _, d in dels], max_rowid,
                                                  max_seq)
+            if rebuild and len(self.snapshot.segments) == 1:
+                self._publish(self.snapshot)
             self.health.chunks = self.snapshot.n_docs
+
+    # --- the merged segment on disk (rag/retrieve/segfiles.py) -------------------------
+    @property
+    def _segments_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".segments")
+
+    def _mapped(self) -> Snapshot | None:
+        found = segfiles.load(self._segments_dir, self._meta("file_id"))
+        if found is None:
+            return None
+        seg, max_rowid, max_seq = found
+        return Snapshot((seg,), (np.ones(len(seg), dtype=bool),), max_rowid, max_seq)
+
+    def _publish(self, snap: Snapshot) -> None:
+        """Write a freshly merged snapshot's one segment to disk and serve it mapped: the
+        next process starts from it, and this one drops the copy in memory."""
+        seg = snap.segments[0]
+        if not isinstance(seg, Segment):
+            return
+        try:
+            segfiles.save(self._segments_dir, self._meta("file_id"), seg, snap.max_rowid,
+                          snap.max_seq)
+            mapped = self._mapped()
+        except OSError as exc:  # a full disk: keep serving from memory
+            log.warning("could not write the lexical segment: %s", exc)
+            return
+        if mapped is not None and (mapped.max_rowid, mapped.max_seq) == (snap.max_rowid,
+                                                                         snap.max_seq):
+            self.snapshot = mapped
+
+    def tail(self) -> int:
+        """Rows and deletions in the file that the newest merged segment lacks."""
+        found = segfiles.latest(self._segments_dir, self._meta("file_id"))
+        rowid, seq = (found[1], found[2]) if found else (0, 0)
+        db = self._db()
+        rows = db.execute("SELECT count(*) FROM docs WHERE rowid > ?", (rowid,)).fetchone()[0]
+        dels = db.execute("SELECT count(*) FROM deleted WHERE seq > ?", (seq,)).fetchone()[0]
+        return int(rows) + int(dels)
+
+    def merge_if_behind(self, share: float = 0.1, least: int = 2000,
+                        on_merge: Callable[[int], object] | None = None) -> bool:
+        """Merge and publish when the file has moved well past the merged segment (more
+        than `share` of its rows, and `least`): a big ingest ends with one, so a server
+        started after it maps it instead of rebuilding; adding an article costs nothing."""
+        docs = int(self._db().execute("SELECT count(*) FROM docs").fetchone()[0])
+        behind = self.tail()
+        if behind <= max(least, share * docs):
+            return False
+        if on_merge:
+            on_merge(behind)
+        self.refresh(merge=True)
+        self.snapshot = Snapshot()  # a writer does not serve: let the memory go
+        return True
 
     def start_refresh(self, store: ChunkSource, every_s: float) -> None:
         """Poll the store's version stamp in a daemon thread: sync and swap in a new

@@ -16,6 +16,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -51,9 +52,104 @@ class Segment:
         return len(self.chunk_ids)
 
 
+# --- a segment on disk, memory-mapped ---------------------------------------------------------
+# One folder of flat arrays, written once (at a merge) and never changed: the terms (sorted,
+# as one UTF-8 blob with offsets) and each term's postings laid end to end, the docs' rowids,
+# lengths and chunk ids. Opening it maps the files: the start-up cost is the term dictionary,
+# not the postings, and memory holds only the postings a query touched.
+_ARRAYS = ("term_bytes", "term_offsets", "post_offsets", "post_docs", "post_tfs", "rowids",
+           "lengths", "id_bytes", "id_offsets")
+
+
+def _blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoded = [x.encode("utf-8") for x in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def write_segment(seg: Segment, folder: Path) -> None:
+    """Write a segment's arrays into `folder` (which must not exist yet)."""
+    terms = sorted(seg.postings)
+    lens = [len(seg.postings[t][0]) for t in terms]
+    post_offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(lens, out=post_offsets[1:])
+    docs = np.concatenate([seg.postings[t][0] for t in terms]) if terms else np.zeros(0, np.int32)
+    tfs = np.concatenate([seg.postings[t][1] for t in terms]) if terms else np.zeros(0, np.float32)
+    term_bytes, term_offsets = _blob(terms)
+    id_bytes, id_offsets = _blob(seg.chunk_ids)
+    arrays = {"term_bytes": term_bytes, "term_offsets": term_offsets,
+              "post_offsets": post_offsets, "post_docs": docs.astype(np.int32),
+              "post_tfs": np.minimum(tfs, 65535).astype(np.uint16), "rowids": seg.rowids,
+              "lengths": seg.lengths, "id_bytes": id_bytes, "id_offsets": id_offsets}
+    folder.mkdir(parents=True)
+    for name in _ARRAYS:
+        np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
+
+
+class _ChunkIds:
+    """Chunk ids decoded one at a time from the mapped blob (only the top hits ever are)."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob, self.offsets = blob, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return bytes(self.blob[self.offsets[i]:self.offsets[i + 1]]).decode("utf-8")
+
+
+class _MappedPostings:
+    """term -> (doc positions, term counts), read from the mapped arrays on demand."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        blob, offsets = bytes(arrays["term_bytes"]), arrays["term_offsets"].tolist()
+        self._index = {blob[offsets[i]:offsets[i + 1]].decode("utf-8"): i
+                       for i in range(len(offsets) - 1)}
+        self._offsets, self._docs, self._tfs = (arrays["post_offsets"], arrays["post_docs"],
+                                                arrays["post_tfs"])
+
+    def get(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        i = self._index.get(term)
+        if i is None:
+            return None
+        a, b = int(self._offsets[i]), int(self._offsets[i + 1])
+        return self._docs[a:b], self._tfs[a:b].astype(np.float32)
+
+    def __getitem__(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        got = self.get(term)
+        if got is None:
+            raise KeyError(term)
+        return got
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class MappedSegment:
+    """A segment written by `write_segment`, memory-mapped read-only."""
+
+    def __init__(self, folder: Path) -> None:
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                  for name in _ARRAYS}
+        self.rowids = arrays["rowids"]
+        self.lengths = np.asarray(arrays["lengths"], dtype=np.float32)
+        self.chunk_ids = _ChunkIds(arrays["id_bytes"], arrays["id_offsets"])
+        self.postings = _MappedPostings(arrays)
+        if not (len(self.rowids) == len(self.lengths) == len(self.chunk_ids)):
+            raise ValueError(f"{folder}: its arrays disagree in length")
+
+    def __len__(self) -> int:
+        return len(self.rowids)
+
+
+AnySegment = Segment | MappedSegment
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    segments: tuple[Segment, ...] = ()
+    segments: tuple[AnySegment, ...] = ()
     alive: tuple[np.ndarray, ...] = ()
     max_rowid: int = 0  # the last docs row and deletion seen in the durable file
     max_seq: int = 0
@@ -108,7 +204,7 @@ class Snapshot:
             # Every doc tied with the k-th too, so ties break by chunk id below, the same
             # however the docs are split into segments.
             top = np.flatnonzero(scores >= scores[top].min())
-            best.extend((float(scores[i]), seg.chunk_ids[i]) for i in top)
+            best.extend((float(scores[i]), seg.chunk_ids[int(i)]) for i in top)
         best.sort(key=lambda x: (-x[0], x[1]))
         return [(cid, s) for s, cid in best[:k]]
 
@@ -130,7 +226,7 @@ class Snapshot:
     def with_changes(self, rows: Sequence[tuple[int, str, list[str]]],
                      deleted: Sequence[int], max_rowid: int, max_seq: int) -> Snapshot:
         """A new snapshot with `rows` added as one segment and `deleted` rowids masked."""
-        segments = list(self.segments)
+        segments: list[AnySegment] = list(self.segments)
         alive = [a.copy() if deleted else a for a in self.alive]
         if rows:
             segments.append(Segment(rows))
