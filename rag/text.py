@@ -268,7 +268,10 @@ def content_terms(text: str) -> list[str]:
     """
     out = []
     for word in words(text):
-        word = re.sub(r"'s?$", "", word)
+        if word.endswith("'s"):
+            word = word[:-2]
+        elif word.endswith("'"):
+            word = word[:-1]
         # "three-member" also counts as "member": hyphenated compounds match their parts.
         for w in [word, *word.split("-")] if "-" in word else [word]:
             if w and w not in STOPWORDS:

@@ -4,7 +4,7 @@ scored against the question by meaning (embeddings) and by the question's own te
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,14 +84,50 @@ def stems(text: str) -> set[str]:
 
     Example: stems("travelled to Beirut") == {"travel", "beirut"}
     """
-    stem = _stem()
-    return {stem(t) for t in content_terms(text)}
+    return set(_have(text).terms)
 
 
-def present(term: str, have: set[str]) -> bool:
+def present(term: str, have: set[str] | frozenset[str]) -> bool:
+    """Is the stem in `have`, or a prefix match of at least four letters ("iran" ~
+    "iranian")?
+
+    Example: present("iran", {"iranian"}) and not present("ira", {"iranian"})
+    """
     return term in have or any(len(term) >= 4 and len(h) >= 4 and (h.startswith(term) or
                                                                  term.startswith(h))
                                for h in have)
+
+
+@dataclass(frozen=True)
+class _Stems:
+    """A text's stems, indexed for `present` without a scan: scoring asks it of every
+    candidate sentence for every question term."""
+
+    terms: frozenset[str]
+    long: tuple[str, ...]  # the stems of four letters or more, sorted
+
+    def has(self, term: str) -> bool:
+        """`present(term, self.terms)`, by lookups instead of a scan."""
+        if term in self.terms:
+            return True
+        if len(term) < 4:
+            return False
+        if not self.terms.isdisjoint(_prefixes(term)):
+            return True  # a stem the term starts with ("iranian" has "iran")
+        i = bisect_left(self.long, term)
+        return i < len(self.long) and self.long[i].startswith(term)
+
+
+@lru_cache(maxsize=4096)
+def _prefixes(term: str) -> tuple[str, ...]:
+    return tuple(term[:i] for i in range(4, len(term)))
+
+
+@lru_cache(maxsize=1 << 15)
+def _have(text: str) -> _Stems:
+    stem = _stem()
+    terms = frozenset(stem(t) for t in content_terms(text))
+    return _Stems(terms, tuple(sorted(t for t in terms if len(t) >= 4)))
 
 
 def coverage(question_stems: set[str], sentence: str,
@@ -104,10 +140,10 @@ def coverage(question_stems: set[str], sentence: str,
     """
     if not question_stems:
         return 0.0
-    have = stems(sentence)
+    have = _have(sentence)
     w = weight or (lambda _t: 1.0)
     total = sum(w(q) for q in question_stems)
-    found = sum(w(q) for q in question_stems if present(q, have))
+    found = sum(w(q) for q in question_stems if have.has(q))
     return found / total if total else 0.0
 
 
@@ -165,9 +201,9 @@ def missing_names(names: list[Name], article: Article, start: int, end: int
     parts = [quote, article.title, article.source]
     if _ANAPHOR.match(quote):
         parts.append(_previous_sentence(article, start))
-    have = stems(" ".join(parts))
+    haves = [_have(p) for p in parts]  # the stems of the parts are those of the whole
     return tuple(" ".join(sorted(n)) for n in names
-                 if not all(present(t, have) for t in n))
+                 if not all(any(h.has(t) for h in haves) for t in n))
 
 
 _NAME_ASKED = r"what(?: is|'s| was) (?:the|his|her|their|its) name"
@@ -200,19 +236,30 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
     Example: answer_type_bonus("How many died?", "Ten died.") > 0
     """
-    q = normalize(question).lower()
-    if re.search(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b",
-                 q):
+    kind, asked = _asked_kind(question)
+    if kind == "number":
         return 0.08 if _NUMBER.search(sentence) else -0.05
-    if re.search(r"\bwhen\b|\bwhat (?:date|day|year|time)\b", q):
+    if kind == "date":
         return 0.08 if _DATE.search(sentence) else -0.03
-    if re.search(rf"^\W*who(?:m|se)?\b|\b{_NAME_ASKED}\b", q):
+    if kind == "name":
         # The answer names someone the question does not already name.
-        asked = set(content_terms(question))
         new = [m for m in _NAME.findall(sentence)
                if not any(w in asked for w in content_terms(m))]
         return 0.05 if new else -0.2
     return 0.0
+
+
+@lru_cache(maxsize=512)  # read once per question, not once per candidate sentence
+def _asked_kind(question: str) -> tuple[str, frozenset[str]]:
+    q = normalize(question).lower()
+    if re.search(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b",
+                 q):
+        return "number", frozenset()
+    if re.search(r"\bwhen\b|\bwhat (?:date|day|year|time)\b", q):
+        return "date", frozenset()
+    if re.search(rf"^\W*who(?:m|se)?\b|\b{_NAME_ASKED}\b", q):
+        return "name", frozenset(content_terms(question))
+    return "", frozenset()
 
 
 def _announces(sentence: str) -> bool:
@@ -362,9 +409,19 @@ def source_bonus(question: str, article: Article) -> float:
     """
     if not article.source:
         return 0.0
-    names = [w for w in words(article.source) if len(w) > 2]
-    q = set(words(question))
+    names = _source_names(article.source)
+    q = _question_words(question)
     return 0.1 if names and all(n in q for n in names) else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _source_names(source: str) -> tuple[str, ...]:
+    return tuple(w for w in words(source) if len(w) > 2)
+
+
+@lru_cache(maxsize=512)
+def _question_words(question: str) -> frozenset[str]:
+    return frozenset(words(question))
 
 
 def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
@@ -386,6 +443,8 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     about_stems = q_stems - stems(" ".join(w for w in words(question) if w in KIND_NOUNS))
     # Only names rare in the store are checked: in a store of Gaza news, a sentence need
     # not say "Gaza" to be about it.
+    if weight is not None:
+        weight = lru_cache(maxsize=None)(weight)  # one idf lookup per term per question
     names = [rare for n in question_names(question)
              if (rare := frozenset(t for t in n if weight is None or weight(t) >= RARE_NAME_IDF))]
     sims = chunk_similarity

@@ -54,13 +54,23 @@ class _Cache:
         self.size = size
         self.items: OrderedDict[tuple[str, int], _Sentences] = OrderedDict()
         self.lock = Lock()
+        self.last: tuple[Article | None, _Sentences] = (None, _Sentences([], ""))
 
     def get(self, article: Article) -> _Sentences:
+        last = self.last  # one article's sentences are asked for many times in a row
+        if last[0] is article:
+            return last[1]
+        found = self._get(article)
+        self.last = (article, found)
+        return found
+
+    def _get(self, article: Article) -> _Sentences:
         key = (article.id, len(article.text))
         with self.lock:
-            if key in self.items:
+            hit = self.items.get(key)
+            if hit is not None:
                 self.items.move_to_end(key)
-                return self.items[key]
+                return hit
         found = _Sentences(split_sentences(article.text), article.text)
         with self.lock:
             self.items[key] = found

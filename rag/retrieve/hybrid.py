@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import numpy as np
+
 from rag.retrieve.embeddings import Embedder, QueryCache
 from rag.retrieve.lexical import LexicalIndex
 from rag.retrieve.store import Store
@@ -46,8 +48,13 @@ class Retriever:
         self._lexical_pool = ThreadPoolExecutor(max_workers=4,
                                                 thread_name_prefix="rag-lexical")
 
-    def _lexical(self, query: str, k: int) -> list[tuple[str, float]]:
-        return self.lexical.search(query, k)
+    def _lexical(self, query: str, k: int, fetch: int
+                 ) -> tuple[list[tuple[str, float]], dict[str, tuple[Chunk, np.ndarray]]]:
+        """BM25's ranking, and its leading `fetch` chunks with their stored vectors, read
+        while the other thread embeds the query and searches Chroma: the chunks only BM25
+        found are then at hand when the rankings are fused."""
+        ranked = self.lexical.search(query, k)
+        return ranked, self.store.get_chunks([cid for cid, _ in ranked[:fetch]])
 
     def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         s = self.settings
@@ -57,21 +64,32 @@ class Retriever:
         dense_scores: dict[str, float] = {}
         bm25_scores: dict[str, float] = {}
         chunks: dict[str, Chunk] = {}
-        lexical: Future[list[tuple[str, float]]] | None = None
+        lexical: Future[tuple[list[tuple[str, float]],
+                              dict[str, tuple[Chunk, np.ndarray]]]] | None = None
+        fetched: dict[str, tuple[Chunk, np.ndarray]] = {}
         if mode in ("hybrid", "bm25"):
-            lexical = self._lexical_pool.submit(self._lexical, query, s.candidate_k)
+            lexical = self._lexical_pool.submit(self._lexical, query, s.candidate_k, k * 2)
         if mode in ("hybrid", "dense"):
             for chunk, sim in self.store.dense(self.embed_query(query), s.candidate_k):
                 chunks[chunk.id] = chunk
                 dense_scores[chunk.id] = sim
             rankings["dense"] = list(dense_scores)
         if lexical is not None:
-            bm25_scores = dict(lexical.result())
+            ranked, fetched = lexical.result()
+            bm25_scores = dict(ranked)
             rankings["bm25"] = list(bm25_scores)
         fused = rrf(rankings, s.rrf_k)
-        # Chunks BM25 alone found come in one call, with their dense similarity (evidence
-        # scoring uses it); then the articles of the leading candidates, in one call.
+        # Chunks BM25 alone found, with their dense similarity (evidence scoring uses it):
+        # most were read beside the BM25 search; the rest come in one call. Then the
+        # articles of the leading candidates, in one call.
         missing = [cid for cid, _, _ in fused[: k * 2] if cid not in chunks]
+        if missing and fetched:
+            qvec = self.embed_query(query)
+            for cid in [c for c in missing if c in fetched]:
+                chunk, vec = fetched[cid]
+                chunks[cid] = chunk
+                dense_scores.setdefault(cid, float(vec @ qvec))
+            missing = [cid for cid in missing if cid not in chunks]
         if missing:
             for cid, (chunk, sim) in self.store.get_chunks_scored(
                     missing, self.embed_query(query)).items():

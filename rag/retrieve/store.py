@@ -249,17 +249,21 @@ class Store:
                 yield cid, str(meta["article_id"]), doc
             offset += len(got["ids"])
 
-    def get_chunks_scored(self, ids: Sequence[str], vector: np.ndarray
-                          ) -> dict[str, tuple[Chunk, float]]:
-        """Chunks with the cosine similarity of their stored embedding to `vector` (stored
-        vectors are normalised), in one Chroma call."""
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
+        """Chunks with their stored (normalised) embeddings, in one Chroma call."""
         if not ids:
             return {}
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
-        sims = np.asarray(got["embeddings"], dtype=np.float32) @ vector
-        return {cid: (_to_chunk(cid, doc, meta), float(sim))
-                for cid, doc, meta, sim in zip(got["ids"], got["documents"], got["metadatas"],
-                                               sims, strict=True)}
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        return {cid: (_to_chunk(cid, doc, meta), vec)
+                for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"],
+                                               vectors, strict=True)}
+
+    def get_chunks_scored(self, ids: Sequence[str], vector: np.ndarray
+                          ) -> dict[str, tuple[Chunk, float]]:
+        """Chunks with the cosine similarity of their stored embedding to `vector`."""
+        return {cid: (chunk, float(vec @ vector))
+                for cid, (chunk, vec) in self.get_chunks(ids).items()}
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - cosine distance). Chroma returns fewer
