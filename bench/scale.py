@@ -9,8 +9,9 @@ parts:
    with the real ONNX model. Its throughput is ingest throughput *at that collection size*,
    and it ends with the real BM25 rebuild over all N chunks.
 Then, in a new warm process (`measure`): retrieval p50/p95 per mode, extractive ask p50/p95,
-RSS and disk, and the seconds to add one new article to the store. Retrieval quality is not
-reported here (synthetic vectors); see the side-by-side comparison for quality.
+RSS and disk, the seconds from starting `rag serve` to its first answer, the warm RSS of a
+serving process with the lexical side on and off, and the seconds to add one new article.
+Retrieval quality is not reported here (synthetic vectors); see the side-by-side comparison for quality.
 
     python -m bench.scale 10000 /tmp/scale-10k      # one size, both steps, prints JSON
     python -m bench.scale build 100000 /tmp/s100k   # the store only (long: start it early)
@@ -203,6 +204,8 @@ def measure(work: Path) -> dict[str, Any]:
             row["ask"] = _latency(prod.ask, texts[:100], mode)
         out["modes"][mode] = row
     out["warm_rss_mb"] = round(sampler.rss() / 2**20, 1)
+    out["serve_first_answer"] = serve_first_answer(work, texts[0])
+    out["serving_rss_mb"] = {side: _serving_rss(work, side) for side in ("hybrid", "off")}
     out["add_one"] = add_one_article(prod, work, sampler)
     sampler.close()
     return out
@@ -220,6 +223,72 @@ def _latency(fn: Any, questions: list[str], *args: Any) -> dict[str, Any]:
         cpu.append((time.process_time() - c0) * 1000)
     return {"p50_ms": percentile(wall, 50), "p95_ms": percentile(wall, 95),
             "cpu_p50_ms": percentile(cpu, 50), "n": len(wall), "load": [before, load()]}
+
+
+def _serving_rss(work: Path, side: str) -> float:
+    """Warm RSS (MB) of a fresh process that answered 100 questions: `hybrid` as shipped,
+    `off` with the lexical side switched off (an empty BM25 snapshot, dense retrieval)."""
+    done = subprocess.run([sys.executable, "-m", "bench.scale", "rss", str(work), side],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"rss {side}: {done.stderr[-2000:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["rss_mb"])
+
+
+def serving_rss(work: Path, side: str) -> dict[str, Any]:
+    from rag.retrieve.embeddings import get_embedder
+    from rag.retrieve.postings import Snapshot
+    from rag.settings import load_settings
+
+    questions = json.loads((work / "build.json").read_text())["questions"][:100]
+    sampler = RssSampler()
+    prod = Product(work / "store", get_embedder(load_settings(store_dir=work / "store")))
+    mode = "hybrid" if side == "hybrid" else "dense"
+    svc = prod.service(mode)
+    if side == "off":
+        svc.lexical.snapshot = Snapshot()
+    for q in questions:
+        prod.ask(q["question"], mode)
+    rss = round(sampler.rss() / 2**20, 1)
+    sampler.close()
+    return {"side": side, "rss_mb": rss}
+
+
+def serve_first_answer(work: Path, question: str, timeout: float = 300) -> dict[str, Any]:
+    """Seconds from starting `rag serve` on the store to its first answer over HTTP (the
+    process starting, loading the model, opening the store and the lexical index, and
+    answering), polled every 50 ms."""
+    import os
+    import socket
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RAG_LLM": "extractive"}
+    before = load()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--store",
+                             str(work / "store"), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    body = json.dumps({"question": question}).encode()
+    try:
+        while time.perf_counter() - t0 < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"rag serve exited with {proc.returncode}")
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", data=body,
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    json.loads(resp.read())
+                return {"seconds": round(time.perf_counter() - t0, 3), "load": [before, load()]}
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        raise RuntimeError("rag serve gave no answer in time")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def add_one_article(prod: Product, work: Path, sampler: RssSampler) -> dict[str, Any]:
@@ -300,6 +369,8 @@ if __name__ == "__main__":
         result = build(int(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1] == "measure":  # measure DIR: a store `build` left there
         result = measure(Path(sys.argv[2]))
+    elif sys.argv[1] == "rss":  # rss DIR hybrid|off: one serving process's warm RSS
+        result = serving_rss(Path(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "collect":  # collect ROW.json...: the measured rows as scale.json
         result = collect([Path(a) for a in sys.argv[2:]])
     else:  # N DIR: both
