@@ -11,7 +11,8 @@ parts:
 Then, in a new warm process (`measure`): retrieval p50/p95 per mode, extractive ask p50/p95,
 RSS and disk, the seconds from starting `rag serve` to its first answer, the warm RSS of a
 serving process with the lexical side on and off, and the seconds to add one new article.
-Retrieval quality is not reported here (synthetic vectors); see the side-by-side comparison for quality.
+Retrieval quality is not reported here (synthetic vectors); see the side-by-side comparison
+for quality.
 
     python -m bench.scale 10000 /tmp/scale-10k      # one size, both steps, prints JSON
     python -m bench.scale build 100000 /tmp/s100k   # the store only (long: start it early)
