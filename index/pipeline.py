@@ -244,7 +244,11 @@ class Ingestor:
     def _sync_sentences(self, on_wait: Callable[[str], None] | None) -> None:
         """Sentence vectors for articles stored without them (a store from before they
         existed, a killed run, another embedding model), a batch at a time: Ctrl-C keeps
-        what is done, and the next run goes on from there."""
+        what is done, and the next run goes on from there. Every path that deletes an
+        article deletes its vectors, so equal counts mean nothing to do: adding one
+        article to a large store does not read every id."""
+        if self.sentences.count() == self.store.count_articles():
+            return
         ids = self.store.article_ids()
         lacking = len(set(ids) - self.sentences.article_ids())
         if lacking > 64 and on_wait:

@@ -159,12 +159,12 @@ class LexicalIndex:
             fmt = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
             if fmt is None:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            elif fmt[0] != FORMAT:
+                raise DamagedIndex(f"it has format {fmt[0]!r}, not {FORMAT!r}")
             if db.execute("SELECT value FROM meta WHERE key='file_id'").fetchone() is None:
                 # Names this file's merged segments: a rebuilt file's rowids start over.
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('file_id', ?)",
                            (uuid.uuid4().hex,))
-            elif fmt[0] != FORMAT:
-                raise DamagedIndex(f"it has format {fmt[0]!r}, not {FORMAT!r}")
             if db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
                 raise DamagedIndex("SQLite's quick_check failed")
             self.health.synced_version = self._meta("synced_version")

@@ -166,6 +166,9 @@ class SentenceVectors:
         if ids:
             self._write(lambda d: d.executemany("DELETE FROM vecs WHERE article_id = ?", ids))
 
+    def count(self) -> int:
+        return int(self._db().execute("SELECT count(*) FROM vecs").fetchone()[0])
+
     def article_ids(self) -> set[str]:
         return {r[0] for r in self._db().execute("SELECT article_id FROM vecs")}
 
