@@ -22,6 +22,7 @@ from typing import Any
 from evals.judge import Check, LLMJudge, make_judge, support
 from evals.metrics import RANK_DEPTH, ItemScores, score_item
 from evals.sets import EvalItem, EvalSet, check_sources, corpus_names, load_set, source_name
+from rag.answer.extractive.scorer import version as scorer_version
 from rag.errors import InputError
 from rag.settings import Settings
 from rag.types import Answer, Article
@@ -124,9 +125,8 @@ def run_config(settings: Settings, backend: str, docs: Path | None,
         "context_window": settings.context_window,
         "candidate_k": settings.candidate_k,
         "rrf_k": settings.rrf_k,
-        "min_relevance": settings.min_relevance,
-        "min_relevance_open": settings.min_relevance_open,
         "max_evidence": settings.max_evidence,
+        "extractive_scorer": scorer_version(),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
         "store": "temporary (from --docs)" if docs else (

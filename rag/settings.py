@@ -99,14 +99,6 @@ class Settings(BaseSettings):
         "up with articles another process ingested (seconds).", gt=0, le=3600)
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = _env(
         "RAG_RETRIEVAL", "hybrid", "Retriever: hybrid (dense + BM25, fused), dense or bm25.")
-    min_relevance: float = _env(
-        "RAG_MIN_RELEVANCE", 0.5,
-        "Refuse when the best evidence sentence scores below this (0..1).", ge=0, le=1)
-    min_relevance_open: float = _env(
-        "RAG_MIN_RELEVANCE_OPEN", 0.4,
-        "The same for open questions (how, why, what about, keywords), which a relevant "
-        "passage answers; RAG_MIN_RELEVANCE is for factoid ones (who, which, when, how many).",
-        ge=0, le=1)
     max_evidence: int = _env("RAG_MAX_EVIDENCE", 3,
                              "Most evidence sentences in an extractive answer.", ge=1)
 

@@ -89,9 +89,10 @@ def test_the_read_and_write_paths_import_no_ui_framework() -> None:
 
 
 def test_each_room_holds_what_its_name_says() -> None:
-    """Told "the BM25 index", "the refusal floor" or "how quotes are checked", a reader
+    """Told "the BM25 index", "the refusal threshold" or "how quotes are checked", a reader
     opens rag/retrieve/, rag/answer/ or rag/answer/llm/ first."""
-    where = {"rag/retrieve/lexical.py": "BM25", "rag/answer/evidence.py": "def relevance_floor",
+    where = {"rag/retrieve/lexical.py": "BM25",
+             "rag/answer/extractive/scorer.py": "threshold",
              "rag/answer/llm/grounding.py": "verbatim",
              "rag/answer/citations.py": "def verified"}
     for path, text in where.items():

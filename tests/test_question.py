@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.language.agency import action, agents, holders, mentions, role
-from rag.answer.language.answer_match import HOLDS, announces_list, enumeration, match, matches_type
+from rag.answer.language.answer_match import HOLDS, announces_list, enumeration, match
 from rag.answer.language.entities import country_of, is_demonym, is_place, names
 from rag.answer.language.question import analyse, split_question
 
@@ -212,14 +212,14 @@ def test_sentence_holds_an_answer_of_the_asked_type(question: str, sentence: str
                                                    span: str | None) -> None:
     m = match(analyse(question), sentence)
     assert (m.score >= HOLDS) == holds, m
-    assert matches_type(analyse(question), sentence) == m.score
+    assert match(analyse(question), sentence).score == m.score
     if span is not None:
         assert span in m.found, m
 
 
 def test_still_held_ranks_the_remaining_figure_above_the_taken_one() -> None:
     ask = analyse("how many hostages are still held")
-    assert matches_type(ask, HOSTAGES_HELD) > matches_type(ask, HOSTAGES_TAKEN) > 0
+    assert match(ask, HOSTAGES_HELD).score > match(ask, HOSTAGES_TAKEN).score > 0
 
 
 def test_a_who_question_is_answered_by_the_doer_not_by_a_name_near_the_act() -> None:

@@ -20,6 +20,7 @@ class Answerer(Protocol):
     """What every answerer implements."""
 
     name: str  # what Answer.backend shows
+    version: str  # what a cache of its answers keys on (the extractive scorer's weights)
     # Asks a two-part question part by part (rag/answer/language/question.py split_question):
     # a model reads both parts at once, sentence selection answers one question at a time.
     answers_in_parts: bool

@@ -18,7 +18,6 @@ from rag.answer.language.specifics import KIND_NOUNS
 from rag.retrieve.context import article_paragraphs, article_sentences, covering, next_sentence
 from rag.retrieve.embeddings import Embedder
 from rag.retrieve.sentences import scored_form
-from rag.settings import Settings
 from rag.text import content_terms, is_heading, normalize, split_sentences, words
 from rag.types import Article, Hit
 
@@ -49,6 +48,8 @@ class Evidence:
     lexical: float = 0.0
     about: float = 0.0  # `lexical` without the kind of answer asked ("which countries")
     score: float = 0.0
+    chunk: float = 0.0  # cosine of the chunk it came from (the dense retrieval's)
+    own: float = 0.0  # cosine of the sentence's own vector (stored at ingest), else `semantic`
     missing: tuple[str, ...] = ()  # names of the question the quote never mentions
     core: bool = True  # a sentence of the retrieved chunk itself, not a neighbour
     heading: str = ""  # the heading right above it: scored with it, never quoted
@@ -219,16 +220,6 @@ def is_factoid(question: str) -> bool:
     Example: is_factoid("In what year did X happen?") and not is_factoid("why did X quit")
     """
     return bool(_FACTOID.search(normalize(question)))
-
-
-def relevance_floor(question: str, settings: Settings) -> float:
-    """The evidence score below which the question is refused: a factoid question needs its
-    fact (RAG_MIN_RELEVANCE); an open one (how, why, keywords) is answered by a relevant
-    passage (RAG_MIN_RELEVANCE_OPEN).
-
-    Example: relevance_floor("why did he quit", settings) == settings.min_relevance_open
-    """
-    return settings.min_relevance if is_factoid(question) else settings.min_relevance_open
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:
@@ -436,7 +427,8 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     for their own, then the best `embed_top` are scored on their own meaning. The rest
     keep their first-stage score, a notch lower. Their vectors come from `stored` (the
     sentence vectors written at ingest, rag/retrieve/sentences.py); only a sentence it
-    lacks is embedded now."""
+    lacks is embedded now. Every candidate with a stored vector also gets its own cosine
+    (`own`, for the extractive answerer's scorer) at no embedding cost."""
     if not evidence:
         return []
     q_stems = stems(question)
@@ -448,25 +440,27 @@ def score(question: str, query_vector: np.ndarray, evidence: list[Evidence],
     names = [rare for n in question_names(question)
              if (rare := frozenset(t for t in n if weight is None or weight(t) >= RARE_NAME_IDF))]
     sims = chunk_similarity
+    have = stored(sorted({e.article.id for e in evidence})) if stored else {}
     for e in evidence:
         e.missing = missing_names(names, e.article, e.start, max(e.end, e.ext_end))
         e.lexical = coverage(q_stems, e.scored_text, weight)
         e.about = e.lexical if about_stems == q_stems else coverage(about_stems, e.scored_text,
                                                                     weight)
-        e.semantic = sims.get(e.chunk_id, 0.0)
+        e.semantic = e.chunk = sims.get(e.chunk_id, 0.0)
+        vec = have.get((e.article.id, e.start))
+        e.own = e.semantic if vec is None else float(vec @ query_vector)
         e.score = _combine(question, e) - 0.05
     top = sorted(evidence, key=lambda e: -e.score)[:embed_top]
-    for e, vec in zip(top, sentence_vectors(top, embedder, stored), strict=True):
-        e.semantic = float(vec @ query_vector)
+    for e, vec in zip(top, sentence_vectors(top, embedder, have), strict=True):
+        e.semantic = e.own = float(vec @ query_vector)
         e.score = _combine(question, e)
     return sorted(evidence, key=lambda e: -e.score)
 
 
 def sentence_vectors(evidence: list[Evidence], embedder: Embedder,
-                     stored: Callable[[list[str]], dict[tuple[str, int], np.ndarray]] | None
-                     ) -> list[np.ndarray]:
-    """Each sentence's vector: the stored one, else embedded now (in one call)."""
-    have = stored(sorted({e.article.id for e in evidence})) if stored else {}
+                     have: dict[tuple[str, int], np.ndarray]) -> list[np.ndarray]:
+    """Each sentence's vector: the stored one (`have`, by article id and start), else
+    embedded now (in one call)."""
     found = [have.get((e.article.id, e.start)) for e in evidence]
     todo = [i for i, v in enumerate(found) if v is None]
     if todo:

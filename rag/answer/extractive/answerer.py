@@ -1,13 +1,13 @@
 """The extractive answerer's door: the `Answerer` protocol (rag/answer/base.py) over
-`compose`, with its refusal floors."""
+`compose`, whose fitted scorer also decides when to refuse."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rag.answer.evidence import Evidence, relevance_floor
-from rag.answer.extractive.compose import AGENT_TYPES, DOER_MARGIN, TYPED, compose
-from rag.answer.language.agency import action
+from rag.answer.evidence import Evidence
+from rag.answer.extractive import scorer
+from rag.answer.extractive.compose import compose
 from rag.answer.language.answer_match import HOLDS, match
 from rag.answer.language.question import analyse
 from rag.settings import Settings
@@ -15,31 +15,22 @@ from rag.types import Draft, Hit, Turn
 
 
 class ExtractiveAnswerer:
-    """The best-supported sentences, quoted verbatim: no model beyond the embedder."""
+    """The sentences likeliest to answer, quoted verbatim: no model beyond the embedder."""
 
     name = "extractive"
     answers_in_parts = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.version = scorer.version()
 
     def floor(self, question: str) -> float:
-        # "who killed X": a sentence naming the doer may answer below the floor (compose)
-        doer = analyse(question).type in AGENT_TYPES and action(question) is not None
-        return self._floor(question) - (DOER_MARGIN if doer else 0.0)
-
-    def _floor(self, question: str) -> float:
-        # A typed question (how many, who, when, which ...) may be answered from evidence
-        # scoring as low as an open one's, but then only by a sentence of its type
-        # (compose, typed_floor).
-        if analyse(question).type in TYPED:
-            return min(self.settings.min_relevance_open, relevance_floor(question, self.settings))
-        return relevance_floor(question, self.settings)
+        # No gate before answering: the scorer's calibrated threshold refuses (compose).
+        return float("-inf")
 
     def answer(self, question: str, hits: list[Hit], ranked: list[Evidence]
                ) -> Iterator[str | Draft]:
-        yield compose(question, ranked, self._floor(question), self.settings.max_evidence,
-                      relevance_floor(question, self.settings))
+        yield compose(question, ranked, self.settings.max_evidence)
 
     def condense(self, question: str, history: list[Turn]) -> str | None:
         return None

@@ -131,15 +131,6 @@ def _forms() -> dict[str, tuple[str, ...]]:
     return {str(_stemmer().stemWord(k)): v for k, v in _FORMS.items()}
 
 
-def known(act: Action | None) -> bool:
-    """Is the act one whose wordings the grammar lists (kill, fund, replace, write ...)?
-    Leading is not: a title tells it as often as a verb ("UNRWA Commissioner-General X").
-
-    Example: known(action("who funds unrwa")) and not known(action("who leads unrwa"))
-    """
-    return act is not None and act.verb in _forms() and act.verb != "lead"
-
-
 def _expresses(word: str, act: Action) -> bool:
     w = word.lower()
     if "-" in w and any(_expresses(part, act) for part in w.split("-") if part):

@@ -297,12 +297,3 @@ def match(ask: Ask, text: str) -> Match:
         cause = _CAUSE.search(text)
         return Match(1.0, (cause.group(0),)) if cause else Match(0.5)
     return Match(1.0)
-
-
-def matches_type(ask: Ask, text: str) -> float:
-    """The score of `match`: 0 (nothing of the asked type) to 1; `HOLDS` and above holds an
-    answer of the asked type.
-
-    Example: matches_type(analyse("When did the war begin?"), "It began in October 2023.") == 1.0
-    """
-    return match(ask, text).score

@@ -91,18 +91,6 @@ def compass_clash(question: str, text: str) -> bool:
     return False
 
 
-def compass_named(question: str, text: str) -> bool:
-    """Does the text name a part of a place the question puts in a part ("central Gaza",
-    "northern Gaza" for "northern gaza")?
-
-    Example: compass_named("strike in northern gaza", "a strike in central Gaza")
-    """
-    q = lower_words(question)
-    places = {q[i + 1] for i, w in enumerate(q[:-1]) if w in _COMPASS}
-    t = lower_words(text)
-    return any(t[k] in places and t[k - 1] in _COMPASS for k in range(1, len(t)))
-
-
 def pinned_terms(ask: Ask) -> list[str]:
     """The words of what a who- or which-organisation question asks about, which the
     context must mention: its subject, without a relative clause (words of three letters or

@@ -18,6 +18,7 @@ class LlmAnswerer:
     stops questions retrieval found nothing about."""
 
     answers_in_parts = False
+    version = ""  # the model is named by the settings
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
