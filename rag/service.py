@@ -79,7 +79,7 @@ class RagService:
                                   "run `rag ingest PATH` first")
         self.embedder = embedder or get_embedder(settings)
         store.bind(self.embedder.name, self.embedder.dim)
-        if store.count_chunks() == 0:
+        if not store.has_chunks():
             raise EmptyStoreError(f"the store at {store.location} holds no articles: "
                                   "run `rag ingest PATH` first")
         self.store = store
@@ -216,9 +216,9 @@ class RagService:
     def example_questions(self, n: int = 4, articles: int = 12) -> list[str]:
         """Questions a new user can click: made from the sentences of `articles` articles
         spread over the store (rag/answer/examples.py), one per article before
-        a second from any, no two alike, kept only when the extractive answerer (its floors
+        a second from any, no two alike, kept only when the extractive answerer (its refusal
         included) answers them from that article with a citation (at most 3n asked). Cached
-        in the store folder by the articles and the store's size: an ingest remakes them,
+        in the store folder by the store's version stamp: an ingest remakes them,
         and in memory by the store's version stamp. One caller remakes them at a time; the
         others meanwhile get the last ones made. A store that cannot be read gives those too
         (or none): examples are never worth an error page."""
@@ -242,17 +242,18 @@ class RagService:
         return list(made)
 
     def _make_examples(self, n: int, articles: int) -> list[str]:
-        ids = self.store.article_ids_spread(articles)
         s = self.settings
-        key = examples.cache_key(ids, self.store.count_chunks(), n, examples.VERSION,
+        # Vetted offline whatever answers the user's questions: an example costs no
+        # model call, and one that quoting answers, a model answers too.
+        vetter = get_answerer(s, "extractive")
+        # The store's version stamp changes with every ingest: a restart on an unchanged
+        # store reads the cache without listing the store's articles.
+        key = examples.cache_key([self.store.version()], n, articles, examples.VERSION,
                                  s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
-                                 s.context_window, s.min_relevance,
-                                 s.min_relevance_open, s.max_evidence)
+                                 s.context_window, s.max_evidence, vetter.version)
 
         def make() -> list[str]:
-            # Vetted offline whatever answers the user's questions: an example costs no
-            # model call, and one that quoting answers, a model answers too.
-            vetter = get_answerer(s, "extractive")
+            ids = self.store.article_ids_spread(articles)
             sources: dict[str, str] = {}
             for aid in ids:
                 art = self.store.article(aid)

@@ -289,6 +289,10 @@ class Store:
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 
+    def has_chunks(self) -> bool:
+        """Does the store hold any chunk? One id read, whatever the store's size."""
+        return bool(self.chunks.get(limit=1, include=[])["ids"])
+
     def count_articles(self) -> int:
         return int(self.articles.count())
 
