@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from rag.answer import condense, evidence, examples
 from rag.answer.base import Answerer, get_answerer
@@ -241,16 +242,38 @@ class RagService:
         self._examples = (version, made)
         return list(made)
 
-    def _make_examples(self, n: int, articles: int) -> list[str]:
-        s = self.settings
-        # Vetted offline whatever answers the user's questions: an example costs no
-        # model call, and one that quoting answers, a model answers too.
-        vetter = get_answerer(s, "extractive")
+    def kept_examples(self, n: int = 4, articles: int = 12) -> list[str]:
+        """The example questions already made for the store as it is (in memory or in the
+        store folder's cache), never making them: what a server shows while it starts.
+        None made yet, or a store that cannot be read, gives none."""
+        try:
+            version = (self.store.version(), n, articles)
+            if self._examples is not None and self._examples[0] == version:
+                return list(self._examples[1])
+            return examples.peek(self._examples_path, self._examples_key(n, articles)) or []
+        except Exception as exc:
+            log.warning("example questions: the store cannot be read: %s", exc)
+            return []
+
+    @property
+    def _examples_path(self) -> Path:
+        return self.settings.store_dir / "example_questions.json"
+
+    def _examples_key(self, n: int, articles: int) -> str:
         # The store's version stamp changes with every ingest: a restart on an unchanged
         # store reads the cache without listing the store's articles.
-        key = examples.cache_key([self.store.version()], n, articles, examples.VERSION,
-                                 s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
-                                 s.context_window, s.max_evidence, vetter.version)
+        s = self.settings
+        return examples.cache_key([self.store.version()], n, articles, examples.VERSION,
+                                  s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
+                                  s.context_window, s.max_evidence, self._vetter().version)
+
+    def _vetter(self) -> Answerer:
+        # Vetted offline whatever answers the user's questions: an example costs no
+        # model call, and one that quoting answers, a model answers too.
+        return get_answerer(self.settings, "extractive")
+
+    def _make_examples(self, n: int, articles: int) -> list[str]:
+        vetter = self._vetter()
 
         def make() -> list[str]:
             ids = self.store.article_ids_spread(articles)
@@ -270,7 +293,7 @@ class RagService:
             return examples.pick(examples.distinct(examples.interleave(by_article)), answered,
                                  n, 3 * n)
 
-        return examples.cached(s.store_dir / "example_questions.json", key, make)
+        return examples.cached(self._examples_path, self._examples_key(n, articles), make)
 
     # --- internals ----------------------------------------------------------------------
     def _standalone(self, q: str, history: list[Turn]) -> str:

@@ -81,3 +81,16 @@ def test_example_questions_cover_the_users_own_articles_and_follow_an_ingest(
         assert not answer.refused and answer.citations, q
     assert any({c.article_id for c in service.ask(q).citations} & own_ids for q in after)
     assert all(q != "How many people were killed?" for q in after)
+
+
+def test_a_server_starts_without_making_example_questions_and_a_restart_reads_them(
+        sample_settings: Any, tmp_path: Path) -> None:
+    settings = sample_settings(llm="extractive")
+    cache = settings.store_dir / "example_questions.json"
+    cache.unlink(missing_ok=True)  # the shared sample store may hold some already
+    app = create_app(surface_settings(settings.store_dir, tmp_path), RagService(settings))
+    assert app.state.examples == [] and not cache.exists()  # start-up asked nothing
+    made = RagService(settings).example_questions(4)
+    assert made and cache.exists()
+    restarted = create_app(surface_settings(settings.store_dir, tmp_path), RagService(settings))
+    assert restarted.state.examples == made

@@ -253,7 +253,9 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
         lambda: lexical.start_refresh(ctx.service.store, settings.lexical_refresh_s))
     app.router.on_shutdown.append(lexical.stop_refresh)
     app.state.ctx = ctx
-    app.state.examples = ctx.service.example_questions(4)
+    # Start-up never waits for the example questions: those already made for this store,
+    # or none; the chat makes them on its first page load (`chat.build`'s fresh_examples).
+    app.state.examples = ctx.service.kept_examples(4)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(AuthThrottle)

@@ -193,7 +193,7 @@ def pick_example(event: gr.SelectData) -> str:
 def build(ctx: Context, examples: list[str]) -> gr.Blocks:
     """The chat as a Blocks app (not launched: `mount` puts it under the API app)."""
     app = ChatApp(ctx)
-    articles = sum(1 for _ in ctx.service.store.iter_article_meta())
+    articles = ctx.service.store.count_articles()
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
         session = gr.State(new_session())
         gr.HTML(html.header(articles, ctx.service.backend_name), js_on_load=None,

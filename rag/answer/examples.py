@@ -154,15 +154,24 @@ def cache_key(article_ids: Iterable[str], *parts: object) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:24]
 
 
-def cached(path: Path, key: str, make: Callable[[], list[str]]) -> list[str]:
-    """`make()`'s questions, kept in `path` under `key` so a restart does not ask them
-    again; a cache that cannot be read or written is simply not used."""
+def peek(path: Path, key: str) -> list[str] | None:
+    """The questions kept in `path` under `key`, or None when there are none for that key
+    (or the cache cannot be read)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("key") == key and isinstance(data.get("questions"), list):
             return [str(q) for q in data["questions"]]
     except (OSError, ValueError, AttributeError):
         pass
+    return None
+
+
+def cached(path: Path, key: str, make: Callable[[], list[str]]) -> list[str]:
+    """`make()`'s questions, kept in `path` under `key` so a restart does not ask them
+    again; a cache that cannot be read or written is simply not used."""
+    kept = peek(path, key)
+    if kept is not None:
+        return kept
     questions = make()
     with contextlib.suppress(OSError):
         path.write_text(json.dumps({"key": key, "questions": questions}), encoding="utf-8")
