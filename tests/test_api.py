@@ -360,3 +360,12 @@ async def test_a_server_beyond_loopback_without_a_token_takes_no_writes(
     r = await guarded.post("/api/feedback", json=vote,
                            headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 200, r.text
+
+
+async def test_the_api_answers_while_the_chat_is_still_starting(make_client: Any) -> None:
+    client = make_client()  # no lifespan here: the chat never finishes starting
+    page = await client.get("/chat/")
+    assert page.status_code == 503 and page.headers["retry-after"] == "1"
+    assert "The chat is starting" in page.text and 'http-equiv="refresh"' in page.text
+    r = await client.post("/api/ask", json={"question": QUESTION})
+    assert r.status_code == 200 and r.json()["citations"]

@@ -1,6 +1,7 @@
 """What a running server leaves behind and says at start: its refresh thread ends with it,
-an exposed server without a token warns, and the example questions come from the store as it
-is now (spread over its articles, refreshed after an ingest)."""
+an exposed server without a token warns, it answers before its chat is up, and the example
+questions come from the store as it is now (spread over its articles, refreshed after an
+ingest, never made at start)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from rag.service import RagService
 from tests.conftest import cli_env
 from tests.ui_fixtures import live_server, surface_settings
 from ui.api import create_app
+
+QUESTION = "How many hostages remain held in Gaza?"
 
 
 def _refresh_threads() -> list[threading.Thread]:
@@ -94,3 +98,39 @@ def test_a_server_starts_without_making_example_questions_and_a_restart_reads_th
     assert made and cache.exists()
     restarted = create_app(surface_settings(settings.store_dir, tmp_path), RagService(settings))
     assert restarted.state.examples == made
+
+
+def test_rag_serve_answers_and_then_serves_the_chat(sample_settings: Any, tmp_path: Path
+                                                     ) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = cli_env(RAG_STORE_DIR=str(sample_settings().store_dir), RAG_LLM="extractive",
+                  RAG_FEEDBACK_DB=str(tmp_path / "fb.sqlite3"))
+    proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        answer = chat = None
+        while (answer is None or chat is None) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if answer is None:
+                    answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION},
+                                        timeout=60).json()
+                page = httpx.get(f"{url}/chat/", timeout=30)
+                if page.status_code == 200:
+                    chat = page.text
+                else:
+                    assert page.status_code == 503 and "starting" in page.text
+            except httpx.TransportError:  # not listening yet
+                pass
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert answer is not None and answer["citations"] and not answer["refused"]
+    assert chat is not None and "gradio" in chat.lower()

@@ -107,6 +107,11 @@ def live_server(app: Any) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
+        chat = app.state.chat  # mounted after the server starts (ui/chat_start.py)
+        while not chat.ready.is_set():
+            if chat.failed or time.monotonic() > deadline:
+                raise RuntimeError(f"the chat did not start: {chat.failed}")
+            time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

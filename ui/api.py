@@ -29,8 +29,9 @@ from rag.errors import ConfigError, RagError
 from rag.service import RagService, clean_question
 from rag.settings import Settings
 from rag.types import Turn
-from ui import chat, handoff, openai_compat
+from ui import handoff, openai_compat
 from ui.answers import AnswerOut, answer_events, link_answer
+from ui.chat_start import ChatGate, ChatStarter
 from ui.context import Context
 from ui.deps import Creds, Guarded, base_url, ctx_of, surface_of
 from ui.feedback import Vote
@@ -283,7 +284,16 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     def no_uploads() -> None:
         raise ApiError(403, "the chat takes no file uploads")
 
-    chat.mount(app, ctx, app.state.examples)
+    def mount_chat() -> Any:
+        from ui import chat  # Gradio: seconds to import, so after the server has started
+
+        return chat.mount(app, ctx, app.state.examples)
+
+    starter = ChatStarter(mount_chat)
+    app.state.chat = starter
+    app.add_middleware(ChatGate, starter=starter)
+    app.router.on_startup.append(starter.start)
+    app.router.on_shutdown.append(starter.stop)
     return app
 
 
@@ -324,6 +334,7 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
             while not server.started and not server.should_exit:
                 time.sleep(0.1)
             if server.started:
+                app.state.chat.ready.wait(60)  # else the page that reloads until it is up
                 webbrowser.open(f"{url}/chat/")
 
         threading.Thread(target=opener, daemon=True).start()

@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from rag.errors import RagError
 from rag.types import Answer, Turn
@@ -251,9 +252,9 @@ def build(ctx: Context, examples: list[str]) -> gr.Blocks:
     return demo
 
 
-def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") -> None:
-    """Mount the chat under `app`. With RAG_API_TOKEN set it asks for the token first (any
-    user name), so the chat is no way around the API's token."""
+def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") -> Any:
+    """Mount the chat under `app`; return the mounted Gradio app. With RAG_API_TOKEN set it
+    asks for the token first (any user name), so the chat is no way around the API's token."""
     token = ctx.settings.api_token
     gr.mount_gradio_app(
         app, build(ctx, examples), path=path, ssr_mode=False, theme=THEME,
@@ -261,3 +262,4 @@ def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") 
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
         auth_message="Enter the API token (RAG_API_TOKEN) as the password.",
         mcp_server=False, enable_monitoring=False, pwa=False, show_error=True)
+    return next(r.app for r in app.routes if isinstance(r, Mount) and r.path == path)
