@@ -168,8 +168,9 @@ def scale_table(sc: dict[str, Any], before: dict[str, Any] | None = None) -> str
     old_rows = (before or {}).get("sizes", [])
     out = ["| chunks | retrieve p50 / p95 ms hybrid | dense | BM25 | `ask` p50 / p95 ms | "
            "add one article s | BM25 rebuild s | peak RSS ingest MiB | RSS warm MiB | "
+           "first answer after `rag serve` s | serving RSS MiB: hybrid / lexical off | "
            "disk MiB | load avg |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(sc["sizes"], key=lambda r: r["chunks"]):
         o = next((x for x in old_rows if abs(x["chunks"] - r["chunks"]) <= 0.05 * r["chunks"]),
                  None)
@@ -191,6 +192,7 @@ def scale_table(sc: dict[str, Any], before: dict[str, Any] | None = None) -> str
                  f"{add['seconds']:.2f}" if add else "–",
                  f"{rebuild:.1f}" if rebuild is not None else "–",
                  f"{r['slice']['peak_rss_mb']:,.0f}", f"{r['warm_rss_mb']:,.0f}",
+                 _first_answer(r), _serving_rss(r),
                  _was(_mb(r["store_bytes"]), _mb(o["store_bytes"]) if o else None),
                  _was(str(loads(r)), loads(o))]
         out.append("| " + " | ".join(cells) + " |")
@@ -198,8 +200,18 @@ def scale_table(sc: dict[str, Any], before: dict[str, Any] | None = None) -> str
         if not any(abs(o["chunks"] - r["chunks"]) <= 0.05 * o["chunks"] for r in sc["sizes"]):
             h = o["modes"]["hybrid"]
             out.append(f"| {o['chunks']:,} | not rerun (was {_ms(h['retrieve'])}) | | | "
-                       f"(was {_ms(h['ask'])}) | | | | | | |")
+                       f"(was {_ms(h['ask'])}) | | | | | | | | |")
     return "\n".join(out)
+
+
+def _first_answer(row: dict[str, Any]) -> str:
+    first = row.get("serve_first_answer")
+    return f"{first['seconds']:.2f} (load {_load(first['load'])})" if first else "–"
+
+
+def _serving_rss(row: dict[str, Any]) -> str:
+    rss = row.get("serving_rss_mb")
+    return f"{rss['hybrid']:,.0f} / {rss['off']:,.0f}" if rss else "–"
 
 
 def ab_table(ab: dict[str, Any]) -> str:
