@@ -233,6 +233,8 @@ class RagService:
         if not self._examples_lock.acquire(blocking=self._examples is None):
             return list(self._examples[1]) if self._examples else []
         try:
+            if self._examples is not None and self._examples[0] == version:
+                return list(self._examples[1])  # made while this caller waited
             made = self._make_examples(n, articles)
         except Exception as exc:
             log.warning("example questions could not be made: %s", exc)
@@ -250,7 +252,11 @@ class RagService:
             version = (self.store.version(), n, articles)
             if self._examples is not None and self._examples[0] == version:
                 return list(self._examples[1])
-            return examples.peek(self._examples_path, self._examples_key(n, articles)) or []
+            kept = examples.peek(self._examples_path, self._examples_key(n, articles))
+            if kept is None:
+                return []
+            self._examples = (version, kept)
+            return list(kept)
         except Exception as exc:
             log.warning("example questions: the store cannot be read: %s", exc)
             return []

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+import ui.chat
 from index.pipeline import ingest
 from rag.service import RagService
 from tests.conftest import cli_env
@@ -100,7 +101,7 @@ def test_a_server_starts_without_making_example_questions_and_a_restart_reads_th
     assert restarted.state.examples == made
 
 
-def test_rag_serve_answers_and_then_serves_the_chat(sample_settings: Any, tmp_path: Path
+def test_rag_serve_answers_the_api_and_serves_the_chat(sample_settings: Any, tmp_path: Path
                                                      ) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -134,3 +135,44 @@ def test_rag_serve_answers_and_then_serves_the_chat(sample_settings: Any, tmp_pa
         proc.communicate(timeout=60)
     assert answer is not None and answer["citations"] and not answer["refused"]
     assert chat is not None and "gradio" in chat.lower()
+
+
+def test_the_api_answers_while_the_chat_mounts_and_the_chat_follows(
+        sample_settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    settings = sample_settings(llm="extractive")
+    release = threading.Event()
+    real_mount = ui.chat.mount
+
+    def slow_mount(*args: Any, **kw: Any) -> Any:
+        assert release.wait(60), "the test never released the chat"
+        return real_mount(*args, **kw)
+
+    monkeypatch.setattr(ui.chat, "mount", slow_mount)
+    app = create_app(surface_settings(settings.store_dir, tmp_path), RagService(settings))
+    with live_server(app, wait_chat=False) as url:
+        answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60)
+        assert answer.status_code == 200 and answer.json()["citations"]
+        page = httpx.get(f"{url}/chat/", timeout=30)
+        assert page.status_code == 503 and "The chat is starting" in page.text
+        release.set()
+        assert app.state.chat.done.wait(60) and app.state.chat.failed is None
+        page = httpx.get(f"{url}/chat/", timeout=30)
+        assert page.status_code == 200 and "gradio" in page.text.lower()
+
+
+def test_a_chat_that_cannot_start_says_so_once_and_the_api_keeps_answering(
+        sample_settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    settings = sample_settings(llm="extractive")
+
+    def broken(*_args: Any, **_kw: Any) -> Any:
+        raise RuntimeError("no chat today")
+
+    monkeypatch.setattr(ui.chat, "mount", broken)
+    app = create_app(surface_settings(settings.store_dir, tmp_path), RagService(settings))
+    with live_server(app, wait_chat=False) as url:
+        assert app.state.chat.done.wait(60) and app.state.chat.failed == "no chat today"
+        page = httpx.get(f"{url}/chat/", timeout=30)
+        assert page.status_code == 500 and "could not start" in page.text
+        assert "refresh" not in page.text and "retry-after" not in page.headers
+        answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60)
+        assert answer.status_code == 200 and answer.json()["citations"]

@@ -85,8 +85,9 @@ def surface_settings(store: Path, tmp: Path, **overrides: object) -> Settings:
 
 
 @contextmanager
-def live_server(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
+def live_server(app: Any, wait_chat: bool = True) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL
+    (with `wait_chat`, once the chat is up too)."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -108,7 +109,7 @@ def live_server(app: Any) -> Iterator[str]:
         time.sleep(0.05)
     try:
         chat = app.state.chat  # mounted after the server starts (ui/chat_start.py)
-        while not chat.ready.is_set():
+        while wait_chat and not chat.ready.is_set():
             if chat.failed or time.monotonic() > deadline:
                 raise RuntimeError(f"the chat did not start: {chat.failed}")
             time.sleep(0.05)

@@ -334,7 +334,7 @@ def serve(settings: Settings, open_browser: bool = False) -> int:
             while not server.started and not server.should_exit:
                 time.sleep(0.1)
             if server.started:
-                app.state.chat.ready.wait(60)  # else the page that reloads until it is up
+                app.state.chat.done.wait(60)  # else the page that reloads until it is up
                 webbrowser.open(f"{url}/chat/")
 
         threading.Thread(target=opener, daemon=True).start()

@@ -256,10 +256,16 @@ def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") 
     """Mount the chat under `app`; return the mounted Gradio app. With RAG_API_TOKEN set it
     asks for the token first (any user name), so the chat is no way around the API's token."""
     token = ctx.settings.api_token
+    # Gradio's lifespan is run by ui/chat_start.py, not chained onto the app's own.
+    lifespan = app.router.lifespan_context
     gr.mount_gradio_app(
         app, build(ctx, examples), path=path, ssr_mode=False, theme=THEME,
         css_paths=[os.path.join(STATIC, "chat.css")], footer_links=[],
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
         auth_message="Enter the API token (RAG_API_TOKEN) as the password.",
         mcp_server=False, enable_monitoring=False, pwa=False, show_error=True)
-    return next(r.app for r in app.routes if isinstance(r, Mount) and r.path == path)
+    app.router.lifespan_context = lifespan
+    mounted = next((r.app for r in app.routes if isinstance(r, Mount) and r.path == path), None)
+    if mounted is None:
+        raise RuntimeError(f"the chat was not mounted at {path}")
+    return mounted
