@@ -327,6 +327,16 @@ async def test_widget_demo_escapes_the_token_it_is_given(make_client: Any) -> No
     assert (await client.get("/embed.js")).headers["content-type"].startswith("text/javascript")
 
 
+async def test_widget_demo_on_a_server_with_a_token_says_how_to_open_it(make_client: Any) -> None:
+    client = make_client(api_token="secret")
+    bare = await client.get("/widget/demo")
+    assert bare.status_code == 200 and "/widget/demo?token=YOUR_TOKEN" in bare.text
+    assert "secret" not in bare.text  # the page never holds the server's token
+    given = await client.get("/widget/demo", params={"token": "secret"})
+    assert "YOUR_TOKEN" not in given.text and 'data-token="secret"' in given.text
+    assert "YOUR_TOKEN" not in (await make_client().get("/widget/demo")).text  # no token set
+
+
 # --- docs, health ----------------------------------------------------------------------------
 async def test_openapi_docs_are_served_without_a_cdn(make_client: Any) -> None:
     client = make_client()

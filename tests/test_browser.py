@@ -228,12 +228,13 @@ def test_widget_sends_the_token_and_signed_links_open_without_it(
         page: tuple[Any, Watch], service: Any, sample_store: Path, tmp_path: Path) -> None:
     pg, watch = page
     for url, _ in serve_app(service, sample_store, tmp_path, api_token="s3cret"):
-        pg.goto(f"{url}/widget/demo")  # no token: the widget says why it cannot answer
+        pg.goto(f"{url}/widget/demo")  # no token: the page and the widget say why not
+        assert "?token=YOUR_TOKEN" in pg.locator(".wiki-notice").inner_text()
         widget = pg.frame_locator("#rag-widget >> iframe")
         widget.locator("#w-q").fill(QUESTION)
         widget.locator("#w-q").press("Enter")
         widget.locator(".w-error").wait_for(timeout=60_000)
-        assert "bearer token" in widget.locator(".w-error").inner_text()
+        assert "asks for an access token" in widget.locator(".w-error").inner_text()
 
         pg.goto(f"{url}/widget/demo?token=s3cret")
         widget = pg.frame_locator("#rag-widget >> iframe")

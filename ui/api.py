@@ -222,6 +222,10 @@ def widget_demo(request: Request, token: str = "") -> HTMLResponse:
     page = (STATIC / "demo.html").read_text(encoding="utf-8")
     page = page.replace("{{SNIPPET_TEXT}}", escape(snippet))
     page = page.replace("{{TOKEN}}", escape(token, quote=True))
+    notice = ("" if token or not ctx_of(request).settings.api_token else
+              '<p class="wiki-notice">This server asks for its access token (RAG_API_TOKEN): '
+              "open this page as <code>/widget/demo?token=YOUR_TOKEN</code> to try the chat.</p>")
+    page = page.replace("{{NOTICE}}", notice)
     return HTMLResponse(page, headers={"Content-Security-Policy": WIDGET_CSP,
                                        "X-Content-Type-Options": "nosniff"})
 

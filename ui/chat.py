@@ -262,7 +262,7 @@ def mount(app: FastAPI, ctx: Context, examples: list[str], path: str = "/chat") 
         app, build(ctx, examples), path=path, ssr_mode=False, theme=THEME,
         css_paths=[os.path.join(STATIC, "chat.css")], footer_links=[],
         auth=(lambda _user, password: token_ok(token, password)) if token else None,
-        auth_message="Enter the API token (RAG_API_TOKEN) as the password.",
+        auth_message="Any user name; the API token (RAG_API_TOKEN) as the password.",
         mcp_server=False, enable_monitoring=False, pwa=False, show_error=True)
     app.router.lifespan_context = lifespan
     mounted = next((r.app for r in app.routes if isinstance(r, Mount) and r.path == path), None)

@@ -164,6 +164,10 @@
       method: "POST", headers: headers(),
       body: JSON.stringify({ question: question, history: history })
     }).then(function (response) {
+      if (response.status === 401) {
+        throw new Error("this server asks for an access token, and the page that embeds " +
+                        "the chat did not pass a valid one (data-token)");
+      }
       if (!response.ok) {
         return response.json().then(
           function (e) { throw new Error(e.error || response.statusText); },
