@@ -115,9 +115,9 @@ class Outcome:
 
 
 def chosen(p: np.ndarray, also: float, most: int = 3) -> list[int]:
-    """The candidates the answer quotes: the best and those within `also` of it."""
-    order = np.argsort(-p, kind="stable")
-    return [int(i) for i in order[:most] if p[i] >= also * p[order[0]]]
+    """The candidates the answer quotes (as compose.select, without its redundancy check):
+    the best and those within `also` of it, at most `most`."""
+    return scorer.within(p, also)[:most]
 
 
 def outcome(qs: list[Question], model: scorer.Scorer, threshold: float | None = None

@@ -269,7 +269,7 @@ class RagService:
         # The store's version stamp changes with every ingest: a restart on an unchanged
         # store reads the cache without listing the store's articles.
         s = self.settings
-        return examples.cache_key([self.store.version()], n, articles, examples.VERSION,
+        return examples.cache_key(self.store.version(), n, articles, examples.VERSION,
                                   s.retrieval_mode, s.top_k, s.rerank_pool, s.context_budget,
                                   s.context_window, s.max_evidence, self._vetter().version)
 

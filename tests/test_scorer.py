@@ -95,3 +95,9 @@ def test_the_split_is_fixed_and_keeps_a_source_in_one_part() -> None:
     for i in range(0, 300, 3):
         assert len({part_of(json.loads(lines[i + k])) for k in range(3)}) == 1
     assert part_of({"id": "x", "sources": []}) == part_of({"id": "x"})
+
+
+def test_an_answer_quotes_only_sentences_close_to_the_best_in_probability() -> None:
+    assert scorer.within(np.array([0.2, 0.9, 0.7, 0.68]), 0.75) == [1, 2, 3]
+    assert scorer.within(np.array([0.2, 0.9, 0.6]), 0.75) == [1]  # 0.6 < 0.75 * 0.9
+    assert scorer.within(np.zeros(0), 0.75) == []

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-import numpy as np
-
 from rag.answer.citations import REFUSAL, Span, make_citation
 from rag.answer.conflicts import find_conflicts
 from rag.answer.evidence import Evidence, items_end
@@ -105,10 +103,9 @@ def select(question: str, ranked: list[Evidence], max_evidence: int, model: scor
     conflicts = find_conflicts(question, ranked)
     if conflicts:
         return [conflicts[0].a, conflicts[0].b]
-    order = [int(i) for i in np.argsort(-p, kind="stable")]
     chosen: list[Evidence] = []
-    for i in order:
-        if len(chosen) >= max_evidence or p[i] < model.also * p[order[0]]:
+    for i in scorer.within(p, model.also):
+        if len(chosen) >= max_evidence:
             break
         if not _redundant(top[i], chosen):
             chosen.append(top[i])

@@ -138,6 +138,16 @@ def question_features(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.asarray([value[f] for f in QUESTION_FEATURES], dtype=np.float64)
 
 
+def within(p: np.ndarray, also: float) -> list[int]:
+    """The candidates whose probability is at least `also` times the best's, best first:
+    those an answer may quote.
+
+    Example: within(np.array([0.2, 0.9, 0.7]), 0.75) == [1, 2]
+    """
+    order = [int(i) for i in np.argsort(-p, kind="stable")]
+    return [i for i in order if p[i] >= also * p[order[0]]] if order else []
+
+
 @dataclass(frozen=True)
 class Logistic:
     """Standardised features, weights and a bias: P(y = 1) for each row."""
